@@ -1,0 +1,2177 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include "gasync-future.h"
+#include "gasync-enum-types.h"
+#include "gasync-error.h"
+#include "gasync-future-private.h"
+#include "gasync-scheduler-private.h"
+
+/**
+ * GasyncFuture:
+ *
+ * A `GasyncFuture` holds the outcome of an operation that may not have
+ * finished yet: a value, an error, or cancellation.
+ *
+ * A future is created `PENDING` and settles exactly once, as `RESOLVED`
+ * (with a value, possibly none), `REJECTED` (with a `GError`) or `CANCELLED`.
+ * Every later attempt to settle it returns `FALSE` and changes nothing, so a
+ * producer racing a cancellation needs no guard of its own.
+ *
+ * ## Contexts and threads
+ *
+ * A future belongs to the thread-default [struct@GLib.MainContext] at the
+ * time it is created, or to the one given to [ctor@Future.new_for_context].
+ * Settling, cancelling, reading, setting the progress and adding done
+ * callbacks are safe from any thread. Signals, done callbacks and the
+ * notifications of `state`, `done` and `progress` are always delivered on the
+ * owning context, from a dispatch of gasync's scheduler source, never
+ * synchronously from inside [method@Future.resolve_value],
+ * [method@Future.reject] or [method@Future.cancel]. Setting `name` and
+ * `value-type` notifies synchronously and belongs to the owning thread.
+ *
+ * ## Example
+ *
+ * ```c
+ * static void
+ * on_done (GasyncFuture *future,
+ *          gpointer      user_data)
+ * {
+ *   g_autoptr(GError) error = NULL;
+ *   int answer = gasync_future_get_int (future, &error);
+ *
+ *   if (error == NULL)
+ *     g_print ("answer: %d\n", answer);
+ * }
+ *
+ * g_autoptr(GasyncFuture) future = gasync_future_new ();
+ * gasync_future_add_done_callback (future, on_done, NULL, NULL);
+ * gasync_future_resolve_int (future, 42);   // from any thread
+ * ```
+ *
+ * ## Diagnostics
+ *
+ * A future that ends `REJECTED` and is finalized without anyone having read
+ * its error logs a warning naming the future, like asyncio's "exception was
+ * never retrieved".
+ */
+
+enum {
+  PROP_0,
+  PROP_STATE,
+  PROP_DONE,
+  PROP_NAME,
+  PROP_PROGRESS,
+  PROP_VALUE_TYPE,
+  PROP_CONTEXT,
+  N_PROPS,
+};
+
+enum {
+  SIGNAL_DONE,
+  SIGNAL_CANCELLED,
+  N_SIGNALS,
+};
+
+static GParamSpec *properties[N_PROPS];
+static guint signals[N_SIGNALS];
+static guint notify_signal_id;
+
+G_DEFINE_TYPE_WITH_PRIVATE (GasyncFuture, gasync_future, G_TYPE_OBJECT)
+
+GasyncFuturePrivate *
+gasync_future_get_priv (GasyncFuture *self)
+{
+  return gasync_future_get_instance_private (self);
+}
+
+#define PRIV(self) ((GasyncFuturePrivate *) gasync_future_get_instance_private (self))
+
+static inline gulong
+steal_id (gulong *id)
+{
+  gulong ret = *id;
+
+  *id = 0;
+  return ret;
+}
+
+static inline GasyncFutureState
+load_state (GasyncFuturePrivate *priv)
+{
+  return (GasyncFutureState) g_atomic_int_get (&priv->state);
+}
+
+static void
+notify_if_watched (GasyncFuture *self,
+                   guint         prop_id)
+{
+  GParamSpec *pspec = properties[prop_id];
+
+  if (g_signal_has_handler_pending (self, notify_signal_id,
+                                    g_param_spec_get_name_quark (pspec),
+                                    FALSE))
+    g_object_notify_by_pspec (G_OBJECT (self), pspec);
+}
+
+static void
+cancellable_cancelled_cb (GCancellable *cancellable,
+                          gpointer      user_data)
+{
+  gasync_future_cancel (GASYNC_FUTURE (user_data));
+}
+
+static void
+gasync_future_real_request_cancel (GasyncFuture *self)
+{
+  gasync_future_settle (self, GASYNC_FUTURE_STATE_CANCELLED, NULL, NULL);
+}
+
+static void
+free_callback (GasyncDoneCallback *node)
+{
+  if (node->destroy != NULL)
+    node->destroy (node->data);
+  if (!node->embedded)
+    g_free (node);
+}
+
+static void
+gasync_future_dispose (GObject *object)
+{
+  GasyncFuture *self = GASYNC_FUTURE (object);
+  GasyncFuturePrivate *priv = PRIV (self);
+  GasyncDoneCallback *callbacks;
+
+  if (priv->cancellable != NULL)
+    {
+      g_cancellable_disconnect (priv->cancellable,
+                                steal_id (&priv->cancellable_handler));
+      g_clear_object (&priv->cancellable);
+    }
+
+  /* Callbacks that never ran (the future was dropped while pending) only
+   * release their data. */
+  g_mutex_lock (&priv->lock);
+  callbacks = g_steal_pointer (&priv->callbacks);
+  priv->callbacks_tail = NULL;
+  g_mutex_unlock (&priv->lock);
+
+  while (callbacks != NULL)
+    {
+      GasyncDoneCallback *next = callbacks->next;
+
+      free_callback (callbacks);
+      callbacks = next;
+    }
+
+  G_OBJECT_CLASS (gasync_future_parent_class)->dispose (object);
+}
+
+static void
+gasync_future_finalize (GObject *object)
+{
+  GasyncFuture *self = GASYNC_FUTURE (object);
+  GasyncFuturePrivate *priv = PRIV (self);
+
+  if (priv->state == GASYNC_FUTURE_STATE_REJECTED && !priv->error_retrieved)
+    g_warning ("Future %s%s%s (%p) was rejected and its error was never "
+               "retrieved: %s",
+               priv->name ? "“" : "", priv->name ? priv->name : "",
+               priv->name ? "”" : "", self, priv->error->message);
+
+  if (priv->pointer_destroy != NULL)
+    priv->pointer_destroy (g_value_get_pointer (&priv->value));
+  if (G_IS_VALUE (&priv->value))
+    g_value_unset (&priv->value);
+  g_clear_error (&priv->error);
+  g_clear_pointer (&priv->name, g_free);
+  g_main_context_unref (priv->context);
+  g_mutex_clear (&priv->lock);
+
+  G_OBJECT_CLASS (gasync_future_parent_class)->finalize (object);
+}
+
+static void
+gasync_future_get_property (GObject    *object,
+                            guint       prop_id,
+                            GValue     *value,
+                            GParamSpec *pspec)
+{
+  GasyncFuture *self = GASYNC_FUTURE (object);
+
+  switch (prop_id)
+    {
+    case PROP_STATE:
+      g_value_set_enum (value, gasync_future_get_state (self));
+      break;
+
+    case PROP_DONE:
+      g_value_set_boolean (value, gasync_future_is_done (self));
+      break;
+
+    case PROP_NAME:
+      g_value_set_string (value, gasync_future_get_name (self));
+      break;
+
+    case PROP_PROGRESS:
+      g_value_set_double (value, gasync_future_get_progress (self));
+      break;
+
+    case PROP_VALUE_TYPE:
+      g_value_set_gtype (value, gasync_future_get_value_type (self));
+      break;
+
+    case PROP_CONTEXT:
+      g_value_set_boxed (value, gasync_future_get_context (self));
+      break;
+
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+gasync_future_set_property (GObject      *object,
+                            guint         prop_id,
+                            const GValue *value,
+                            GParamSpec   *pspec)
+{
+  GasyncFuture *self = GASYNC_FUTURE (object);
+
+  switch (prop_id)
+    {
+    case PROP_NAME:
+      gasync_future_set_name (self, g_value_get_string (value));
+      break;
+
+    case PROP_PROGRESS:
+      gasync_future_set_progress (self, g_value_get_double (value));
+      break;
+
+    case PROP_VALUE_TYPE:
+      gasync_future_set_value_type (self, g_value_get_gtype (value));
+      break;
+
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+gasync_future_class_init (GasyncFutureClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = gasync_future_dispose;
+  object_class->finalize = gasync_future_finalize;
+  object_class->get_property = gasync_future_get_property;
+  object_class->set_property = gasync_future_set_property;
+
+  klass->request_cancel = gasync_future_real_request_cancel;
+
+  /**
+   * GasyncFuture:state: (getter get_state)
+   *
+   * The state of the future. It changes once, from `PENDING` to one of the
+   * settled states; the notification arrives on the future's context.
+   */
+  properties[PROP_STATE] =
+    g_param_spec_enum ("state", NULL, NULL,
+                       GASYNC_TYPE_FUTURE_STATE,
+                       GASYNC_FUTURE_STATE_PENDING,
+                       G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * GasyncFuture:done: (getter is_done)
+   *
+   * Whether the future has settled, in any state. Bind it to a widget, for
+   * example to hide a spinner when the operation ends.
+   */
+  properties[PROP_DONE] =
+    g_param_spec_boolean ("done", NULL, NULL,
+                          FALSE,
+                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * GasyncFuture:name:
+   *
+   * A name for debugging and diagnostics, or `NULL`.
+   */
+  properties[PROP_NAME] =
+    g_param_spec_string ("name", NULL, NULL,
+                         NULL,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * GasyncFuture:progress:
+   *
+   * How far the operation has come, from 0.0 to 1.0, or -1.0 while unknown.
+   *
+   * It may be set from any thread; notifications arrive on the future's
+   * context, at most one per context iteration, carrying the latest value.
+   */
+  properties[PROP_PROGRESS] =
+    g_param_spec_double ("progress", NULL, NULL,
+                         -1.0, 1.0, -1.0,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * GasyncFuture:value-type:
+   *
+   * The type of the value the future resolves with, or `G_TYPE_INVALID`
+   * when undeclared. Once declared, resolving with a value of another type
+   * rejects the future with `GASYNC_ERROR_TYPE_MISMATCH`.
+   */
+  properties[PROP_VALUE_TYPE] =
+    g_param_spec_gtype ("value-type", NULL, NULL,
+                        G_TYPE_NONE,
+                        G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * GasyncFuture:context:
+   *
+   * The main context the future belongs to: signals, done callbacks and
+   * notifications are delivered there.
+   */
+  properties[PROP_CONTEXT] =
+    g_param_spec_boxed ("context", NULL, NULL,
+                        G_TYPE_MAIN_CONTEXT,
+                        G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /**
+   * GasyncFuture::done:
+   * @self: the future
+   *
+   * Emitted once, on the future's context, after the future has settled in
+   * any state. Done callbacks run right after it, in the order they were
+   * added.
+   */
+  signals[SIGNAL_DONE] =
+    g_signal_new ("done",
+                  G_TYPE_FROM_CLASS (klass),
+                  G_SIGNAL_RUN_LAST,
+                  0,
+                  NULL, NULL,
+                  NULL,
+                  G_TYPE_NONE, 0);
+
+  /**
+   * GasyncFuture::cancelled:
+   * @self: the future
+   *
+   * Emitted once, on the future's context, when cancellation was requested
+   * with [method@Future.cancel] (or through its cancellable) while the
+   * future was pending. A plain future is then also done, as cancelled; a
+   * coroutine ends when its body returns.
+   */
+  signals[SIGNAL_CANCELLED] =
+    g_signal_new ("cancelled",
+                  G_TYPE_FROM_CLASS (klass),
+                  G_SIGNAL_RUN_LAST,
+                  0,
+                  NULL, NULL,
+                  NULL,
+                  G_TYPE_NONE, 0);
+
+  notify_signal_id = g_signal_lookup ("notify", G_TYPE_OBJECT);
+}
+
+static void
+gasync_future_init (GasyncFuture *self)
+{
+  GasyncFuturePrivate *priv = PRIV (self);
+
+  g_mutex_init (&priv->lock);
+  priv->context = g_main_context_ref_thread_default ();
+  priv->scheduler = gasync_scheduler_get_for_context (priv->context);
+  priv->progress = -1.0;
+}
+
+static inline GasyncFuture *
+future_new (void)
+{
+  return (GasyncFuture *) g_object_new_with_properties (GASYNC_TYPE_FUTURE, 0, NULL, NULL);
+}
+
+/**
+ * gasync_future_new:
+ *
+ * Creates a pending future owned by the thread-default main context.
+ *
+ * Returns: (transfer full): a new pending future
+ */
+GasyncFuture *
+gasync_future_new (void)
+{
+  return future_new ();
+}
+
+/**
+ * gasync_future_new_for_context:
+ * @context: (nullable): the owning main context, or `NULL` for the global
+ *   default context
+ *
+ * Creates a pending future owned by @context, like asyncio's
+ * `loop.create_future()`: its signals and done callbacks are delivered when
+ * @context is iterated.
+ *
+ * Returns: (transfer full): a new pending future
+ */
+GasyncFuture *
+gasync_future_new_for_context (GMainContext *context)
+{
+  GasyncFuture *self = future_new ();
+  GasyncFuturePrivate *priv = PRIV (self);
+
+  if (context == NULL)
+    context = g_main_context_default ();
+
+  if (context != priv->context)
+    {
+      g_main_context_unref (priv->context);
+      priv->context = g_main_context_ref (context);
+      priv->scheduler = gasync_scheduler_get_for_context (context);
+    }
+
+  return self;
+}
+
+/**
+ * gasync_future_new_resolved:
+ * @value: (nullable): the value, or `NULL` for no value
+ *
+ * Creates a future already resolved with a copy of @value.
+ *
+ * Returns: (transfer full): a new resolved future
+ */
+GasyncFuture *
+gasync_future_new_resolved (const GValue *value)
+{
+  GasyncFuture *self = future_new ();
+
+  if (value != NULL)
+    gasync_future_resolve_value (self, value);
+  else
+    gasync_future_resolve_void (self);
+  return self;
+}
+
+/**
+ * gasync_future_new_resolved_boolean:
+ * @value: the value
+ *
+ * Creates a future already resolved with a boolean.
+ *
+ * Returns: (transfer full): a new resolved future
+ */
+GasyncFuture *
+gasync_future_new_resolved_boolean (gboolean value)
+{
+  GasyncFuture *self = future_new ();
+
+  gasync_future_resolve_boolean (self, value);
+  return self;
+}
+
+/**
+ * gasync_future_new_resolved_int:
+ * @value: the value
+ *
+ * Creates a future already resolved with an integer.
+ *
+ * Returns: (transfer full): a new resolved future
+ */
+GasyncFuture *
+gasync_future_new_resolved_int (int value)
+{
+  GasyncFuture *self = future_new ();
+
+  gasync_future_resolve_int (self, value);
+  return self;
+}
+
+/**
+ * gasync_future_new_resolved_int64:
+ * @value: the value
+ *
+ * Creates a future already resolved with a 64-bit integer.
+ *
+ * Returns: (transfer full): a new resolved future
+ */
+GasyncFuture *
+gasync_future_new_resolved_int64 (gint64 value)
+{
+  GasyncFuture *self = future_new ();
+
+  gasync_future_resolve_int64 (self, value);
+  return self;
+}
+
+/**
+ * gasync_future_new_resolved_uint64:
+ * @value: the value
+ *
+ * Creates a future already resolved with an unsigned 64-bit integer.
+ *
+ * Returns: (transfer full): a new resolved future
+ */
+GasyncFuture *
+gasync_future_new_resolved_uint64 (guint64 value)
+{
+  GasyncFuture *self = future_new ();
+
+  gasync_future_resolve_uint64 (self, value);
+  return self;
+}
+
+/**
+ * gasync_future_new_resolved_double:
+ * @value: the value
+ *
+ * Creates a future already resolved with a double.
+ *
+ * Returns: (transfer full): a new resolved future
+ */
+GasyncFuture *
+gasync_future_new_resolved_double (double value)
+{
+  GasyncFuture *self = future_new ();
+
+  gasync_future_resolve_double (self, value);
+  return self;
+}
+
+/**
+ * gasync_future_new_resolved_string:
+ * @value: (nullable): the string, copied
+ *
+ * Creates a future already resolved with a string.
+ *
+ * Returns: (transfer full): a new resolved future
+ */
+GasyncFuture *
+gasync_future_new_resolved_string (const char *value)
+{
+  GasyncFuture *self = future_new ();
+
+  gasync_future_resolve_string (self, value);
+  return self;
+}
+
+/**
+ * gasync_future_new_resolved_object:
+ * @value: (type GObject) (nullable): the object; the future takes a reference
+ *
+ * Creates a future already resolved with an object.
+ *
+ * Returns: (transfer full): a new resolved future
+ */
+GasyncFuture *
+gasync_future_new_resolved_object (gpointer value)
+{
+  GasyncFuture *self;
+
+  g_return_val_if_fail (value == NULL || G_IS_OBJECT (value), NULL);
+
+  self = future_new ();
+  gasync_future_resolve_object (self, value);
+  return self;
+}
+
+/**
+ * gasync_future_new_resolved_boxed:
+ * @boxed_type: a boxed type
+ * @value: (nullable): the boxed value, copied
+ *
+ * Creates a future already resolved with a boxed value.
+ *
+ * Returns: (transfer full): a new resolved future
+ */
+GasyncFuture *
+gasync_future_new_resolved_boxed (GType         boxed_type,
+                                  gconstpointer value)
+{
+  GasyncFuture *self;
+
+  g_return_val_if_fail (G_TYPE_IS_BOXED (boxed_type), NULL);
+
+  self = future_new ();
+  gasync_future_resolve_boxed (self, boxed_type, value);
+  return self;
+}
+
+/**
+ * gasync_future_new_resolved_pointer: (skip)
+ * @value: (nullable): the pointer
+ * @destroy: (nullable): frees @value when the future is finalized
+ *
+ * Creates a future already resolved with a plain pointer.
+ *
+ * Returns: (transfer full): a new resolved future
+ */
+GasyncFuture *
+gasync_future_new_resolved_pointer (gpointer       value,
+                                    GDestroyNotify destroy)
+{
+  GasyncFuture *self = future_new ();
+
+  gasync_future_resolve_pointer (self, value, destroy);
+  return self;
+}
+
+/**
+ * gasync_future_new_rejected:
+ * @error: the error, copied
+ *
+ * Creates a future already rejected with a copy of @error.
+ *
+ * Returns: (transfer full): a new rejected future
+ */
+GasyncFuture *
+gasync_future_new_rejected (const GError *error)
+{
+  GasyncFuture *self;
+
+  g_return_val_if_fail (error != NULL, NULL);
+
+  self = future_new ();
+  gasync_future_reject (self, error);
+  return self;
+}
+
+/**
+ * gasync_future_new_for_error: (skip)
+ * @error: (transfer full): the error
+ *
+ * Creates a future already rejected with @error, taking ownership of it.
+ * `G_IO_ERROR_CANCELLED` gives a cancelled future.
+ *
+ * Returns: (transfer full): a new rejected future
+ */
+GasyncFuture *
+gasync_future_new_for_error (GError *error)
+{
+  GasyncFuture *self;
+
+  g_return_val_if_fail (error != NULL, NULL);
+
+  self = future_new ();
+  gasync_future_take_error (self, error);
+  return self;
+}
+
+/**
+ * gasync_future_new_cancelled:
+ *
+ * Creates a future already cancelled.
+ *
+ * Returns: (transfer full): a new cancelled future
+ */
+GasyncFuture *
+gasync_future_new_cancelled (void)
+{
+  GasyncFuture *self = future_new ();
+
+  gasync_future_cancel (self);
+  return self;
+}
+
+/*
+ * Settles the future: the one place where the state changes.  Takes the
+ * contents of @value_to_steal (left unset) and @error, or frees them when
+ * the future was already settled.
+ */
+static gboolean
+settle_full (GasyncFuture      *self,
+             GasyncFutureState  state,
+             GValue            *value_to_steal,
+             GError            *error,
+             GDestroyNotify     pointer_destroy)
+{
+  GasyncFuturePrivate *priv = PRIV (self);
+
+  g_mutex_lock (&priv->lock);
+  if G_UNLIKELY (priv->state != GASYNC_FUTURE_STATE_PENDING)
+    {
+      g_mutex_unlock (&priv->lock);
+      if (pointer_destroy != NULL)
+        pointer_destroy (g_value_get_pointer (value_to_steal));
+      if (value_to_steal != NULL && G_IS_VALUE (value_to_steal))
+        g_value_unset (value_to_steal);
+      g_clear_error (&error);
+      return FALSE;
+    }
+
+  priv->pointer_destroy = pointer_destroy;
+
+  if (value_to_steal != NULL && G_IS_VALUE (value_to_steal))
+    {
+      priv->value = *value_to_steal;
+      memset (value_to_steal, 0, sizeof *value_to_steal);
+    }
+  if (state == GASYNC_FUTURE_STATE_CANCELLED && error == NULL)
+    error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                                 "Operation was cancelled");
+  priv->error = error;
+  g_atomic_int_set (&priv->state, state);
+  g_mutex_unlock (&priv->lock);
+
+  gasync_scheduler_push (priv->scheduler, self, GASYNC_DELIVER_DONE);
+
+  return TRUE;
+}
+
+gboolean
+gasync_future_settle (GasyncFuture      *self,
+                      GasyncFutureState  state,
+                      GValue            *value_to_steal,
+                      GError            *error)
+{
+  return settle_full (self, state, value_to_steal, error, NULL);
+}
+
+static gboolean
+check_value_type (GasyncFuture *self,
+                  GType         type)
+{
+  GasyncFuturePrivate *priv = PRIV (self);
+  GType declared = priv->value_type;
+
+  if (declared == G_TYPE_INVALID || declared == G_TYPE_NONE ||
+      g_type_is_a (type, declared))
+    return TRUE;
+
+  g_critical ("Future %s (%p) declares value type %s but was resolved with %s",
+              priv->name ? priv->name : "", self,
+              g_type_name (declared), g_type_name (type));
+  gasync_future_settle (self, GASYNC_FUTURE_STATE_REJECTED, NULL,
+                        g_error_new (GASYNC_ERROR, GASYNC_ERROR_TYPE_MISMATCH,
+                                     "Resolved with a %s where a %s was declared",
+                                     g_type_name (type), g_type_name (declared)));
+  return FALSE;
+}
+
+static inline gboolean
+resolve_steal (GasyncFuture *self,
+               GValue       *value)
+{
+  if G_UNLIKELY (PRIV (self)->value_type != G_TYPE_INVALID &&
+                 !check_value_type (self, G_VALUE_TYPE (value)))
+    {
+      g_value_unset (value);
+      return FALSE;
+    }
+
+  return gasync_future_settle (self, GASYNC_FUTURE_STATE_RESOLVED, value, NULL);
+}
+
+/**
+ * gasync_future_resolve_value:
+ * @self: a future
+ * @value: the value, copied
+ *
+ * Resolves the future with a copy of @value. Can be called from any thread.
+ *
+ * Returns: `TRUE` if this call settled the future, `FALSE` if it was
+ *   already settled (nothing changes then)
+ */
+gboolean
+gasync_future_resolve_value (GasyncFuture *self,
+                             const GValue *value)
+{
+  GValue copy = G_VALUE_INIT;
+
+  g_return_val_if_fail (GASYNC_IS_FUTURE (self), FALSE);
+  g_return_val_if_fail (G_IS_VALUE (value), FALSE);
+
+  g_value_init (&copy, G_VALUE_TYPE (value));
+  g_value_copy (value, &copy);
+  return resolve_steal (self, &copy);
+}
+
+/**
+ * gasync_future_resolve_void:
+ * @self: a future
+ *
+ * Resolves the future without a value. Can be called from any thread.
+ *
+ * Returns: `TRUE` if this call settled the future
+ */
+gboolean
+gasync_future_resolve_void (GasyncFuture *self)
+{
+  g_return_val_if_fail (GASYNC_IS_FUTURE (self), FALSE);
+
+  return gasync_future_settle (self, GASYNC_FUTURE_STATE_RESOLVED, NULL, NULL);
+}
+
+#define DEFINE_RESOLVE(name, ctype, gtype, setter)                    \
+gboolean                                                              \
+gasync_future_resolve_##name (GasyncFuture *self,                     \
+                              ctype         value)                    \
+{                                                                     \
+  GValue v = G_VALUE_INIT;                                            \
+                                                                      \
+  g_return_val_if_fail (GASYNC_IS_FUTURE (self), FALSE);              \
+                                                                      \
+  g_value_init (&v, gtype);                                           \
+  setter (&v, value);                                                 \
+  return resolve_steal (self, &v);                                    \
+}
+
+/**
+ * gasync_future_resolve_boolean:
+ * @self: a future
+ * @value: the value
+ *
+ * Resolves the future with a boolean. Can be called from any thread.
+ *
+ * Returns: `TRUE` if this call settled the future
+ */
+DEFINE_RESOLVE (boolean, gboolean, G_TYPE_BOOLEAN, g_value_set_boolean)
+
+/**
+ * gasync_future_resolve_int:
+ * @self: a future
+ * @value: the value
+ *
+ * Resolves the future with an integer. Can be called from any thread.
+ *
+ * Returns: `TRUE` if this call settled the future
+ */
+DEFINE_RESOLVE (int, int, G_TYPE_INT, g_value_set_int)
+
+/**
+ * gasync_future_resolve_int64:
+ * @self: a future
+ * @value: the value
+ *
+ * Resolves the future with a 64-bit integer. Can be called from any thread.
+ *
+ * Returns: `TRUE` if this call settled the future
+ */
+DEFINE_RESOLVE (int64, gint64, G_TYPE_INT64, g_value_set_int64)
+
+/**
+ * gasync_future_resolve_uint64:
+ * @self: a future
+ * @value: the value
+ *
+ * Resolves the future with an unsigned 64-bit integer. Can be called from
+ * any thread.
+ *
+ * Returns: `TRUE` if this call settled the future
+ */
+DEFINE_RESOLVE (uint64, guint64, G_TYPE_UINT64, g_value_set_uint64)
+
+/**
+ * gasync_future_resolve_double:
+ * @self: a future
+ * @value: the value
+ *
+ * Resolves the future with a double. Can be called from any thread.
+ *
+ * Returns: `TRUE` if this call settled the future
+ */
+DEFINE_RESOLVE (double, double, G_TYPE_DOUBLE, g_value_set_double)
+
+/**
+ * gasync_future_resolve_string:
+ * @self: a future
+ * @value: (nullable): the string, copied
+ *
+ * Resolves the future with a string. Can be called from any thread.
+ *
+ * Returns: `TRUE` if this call settled the future
+ */
+DEFINE_RESOLVE (string, const char *, G_TYPE_STRING, g_value_set_string)
+
+/**
+ * gasync_future_resolve_object:
+ * @self: a future
+ * @value: (type GObject) (nullable): the object; the future takes a
+ *   reference
+ *
+ * Resolves the future with an object. Can be called from any thread.
+ *
+ * Returns: `TRUE` if this call settled the future
+ */
+gboolean
+gasync_future_resolve_object (GasyncFuture *self,
+                              gpointer      value)
+{
+  GValue v = G_VALUE_INIT;
+
+  g_return_val_if_fail (GASYNC_IS_FUTURE (self), FALSE);
+  g_return_val_if_fail (value == NULL || G_IS_OBJECT (value), FALSE);
+
+  g_value_init (&v, value != NULL ? G_OBJECT_TYPE (value) : G_TYPE_OBJECT);
+  g_value_set_object (&v, value);
+  return resolve_steal (self, &v);
+}
+
+/**
+ * gasync_future_resolve_boxed:
+ * @self: a future
+ * @boxed_type: a boxed type
+ * @value: (nullable): the boxed value, copied
+ *
+ * Resolves the future with a copy of a boxed value. Can be called from any
+ * thread.
+ *
+ * Returns: `TRUE` if this call settled the future
+ */
+gboolean
+gasync_future_resolve_boxed (GasyncFuture  *self,
+                             GType          boxed_type,
+                             gconstpointer  value)
+{
+  GValue v = G_VALUE_INIT;
+
+  g_return_val_if_fail (GASYNC_IS_FUTURE (self), FALSE);
+  g_return_val_if_fail (G_TYPE_IS_BOXED (boxed_type), FALSE);
+
+  g_value_init (&v, boxed_type);
+  g_value_set_boxed (&v, value);
+  return resolve_steal (self, &v);
+}
+
+/**
+ * gasync_future_resolve_pointer: (skip)
+ * @self: a future
+ * @value: (nullable): the pointer
+ * @destroy: (nullable): frees @value when the future is finalized
+ *
+ * Resolves the future with a plain pointer, for C code. If the future was
+ * already settled, @destroy is called on @value right away, so nothing
+ * leaks. Can be called from any thread.
+ *
+ * Returns: `TRUE` if this call settled the future
+ */
+gboolean
+gasync_future_resolve_pointer (GasyncFuture   *self,
+                               gpointer        value,
+                               GDestroyNotify  destroy)
+{
+  GValue v = G_VALUE_INIT;
+
+  g_return_val_if_fail (GASYNC_IS_FUTURE (self), FALSE);
+
+  if G_UNLIKELY (PRIV (self)->value_type != G_TYPE_INVALID &&
+                 !check_value_type (self, G_TYPE_POINTER))
+    {
+      if (destroy != NULL)
+        destroy (value);
+      return FALSE;
+    }
+
+  g_value_init (&v, G_TYPE_POINTER);
+  g_value_set_pointer (&v, value);
+
+  /* The destroy notify is stored under the same lock as the state, so it
+   * belongs to whichever call wins the settle. */
+  return settle_full (self, GASYNC_FUTURE_STATE_RESOLVED, &v, NULL, destroy);
+}
+
+/**
+ * gasync_future_reject:
+ * @self: a future
+ * @error: the error, copied
+ *
+ * Rejects the future with a copy of @error. An error matching
+ * `G_IO_ERROR_CANCELLED` settles it as cancelled instead. Can be called from
+ * any thread.
+ *
+ * Returns: `TRUE` if this call settled the future
+ */
+gboolean
+gasync_future_reject (GasyncFuture *self,
+                      const GError *error)
+{
+  g_return_val_if_fail (GASYNC_IS_FUTURE (self), FALSE);
+  g_return_val_if_fail (error != NULL, FALSE);
+
+  return gasync_future_take_error (self, g_error_copy (error));
+}
+
+/**
+ * gasync_future_take_error: (skip)
+ * @self: a future
+ * @error: (transfer full): the error
+ *
+ * Rejects the future with @error, taking ownership of it. An error matching
+ * `G_IO_ERROR_CANCELLED` settles it as cancelled instead. Can be called from
+ * any thread.
+ *
+ * Returns: `TRUE` if this call settled the future
+ */
+gboolean
+gasync_future_take_error (GasyncFuture *self,
+                          GError       *error)
+{
+  g_return_val_if_fail (GASYNC_IS_FUTURE (self), FALSE);
+  g_return_val_if_fail (error != NULL, FALSE);
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return gasync_future_settle (self, GASYNC_FUTURE_STATE_CANCELLED, NULL, error);
+
+  return gasync_future_settle (self, GASYNC_FUTURE_STATE_REJECTED, NULL, error);
+}
+
+/**
+ * gasync_future_reject_literal:
+ * @self: a future
+ * @domain: the error domain
+ * @code: the error code
+ * @message: the error message
+ *
+ * Rejects the future with a new error. Can be called from any thread.
+ *
+ * Returns: `TRUE` if this call settled the future
+ */
+gboolean
+gasync_future_reject_literal (GasyncFuture *self,
+                              GQuark        domain,
+                              int           code,
+                              const char   *message)
+{
+  g_return_val_if_fail (GASYNC_IS_FUTURE (self), FALSE);
+  g_return_val_if_fail (domain != 0, FALSE);
+  g_return_val_if_fail (message != NULL, FALSE);
+
+  return gasync_future_take_error (self, g_error_new_literal (domain, code, message));
+}
+
+/**
+ * gasync_future_cancel:
+ * @self: a future
+ *
+ * Requests cancellation of the future.
+ *
+ * A pending future emits [signal@Future::cancelled] (on its context) and its
+ * cancellable, if any, is cancelled right away. A plain future then settles
+ * as cancelled; a coroutine sees `G_IO_ERROR_CANCELLED` at its current await
+ * and its body decides how to end. Cancelling a settled future does nothing.
+ * Can be called from any thread.
+ *
+ * Returns: `TRUE` if this call requested the cancellation, `FALSE` if the
+ *   future was already settled or cancellation had already been requested
+ */
+gboolean
+gasync_future_cancel (GasyncFuture *self)
+{
+  GasyncFuturePrivate *priv;
+  g_autoptr(GCancellable) cancellable = NULL;
+
+  g_return_val_if_fail (GASYNC_IS_FUTURE (self), FALSE);
+
+  priv = PRIV (self);
+
+  g_mutex_lock (&priv->lock);
+  if (priv->state != GASYNC_FUTURE_STATE_PENDING || priv->cancel_requested)
+    {
+      g_mutex_unlock (&priv->lock);
+      return FALSE;
+    }
+  priv->cancel_requested = TRUE;
+  g_set_object (&cancellable, priv->cancellable);
+  g_mutex_unlock (&priv->lock);
+
+  /* Keep the future alive through the vfunc and the cancellable's
+   * handlers, which may drop the caller's last reference. */
+  g_object_ref (self);
+  gasync_scheduler_push (priv->scheduler, self, GASYNC_DELIVER_CANCELLED);
+  GASYNC_FUTURE_GET_CLASS (self)->request_cancel (self);
+  if (cancellable != NULL)
+    g_cancellable_cancel (cancellable);
+  g_object_unref (self);
+
+  return TRUE;
+}
+
+/**
+ * gasync_future_get_state: (get-property state)
+ * @self: a future
+ *
+ * Gets the state of the future. Can be called from any thread.
+ *
+ * Returns: the state
+ */
+GasyncFutureState
+gasync_future_get_state (GasyncFuture *self)
+{
+  g_return_val_if_fail (GASYNC_IS_FUTURE (self), GASYNC_FUTURE_STATE_PENDING);
+
+  return load_state (PRIV (self));
+}
+
+/**
+ * gasync_future_is_done: (get-property done)
+ * @self: a future
+ *
+ * Whether the future has settled, in any state. Can be called from any
+ * thread.
+ *
+ * Returns: `TRUE` unless the future is pending
+ */
+gboolean
+gasync_future_is_done (GasyncFuture *self)
+{
+  g_return_val_if_fail (GASYNC_IS_FUTURE (self), FALSE);
+
+  return load_state (PRIV (self)) != GASYNC_FUTURE_STATE_PENDING;
+}
+
+/**
+ * gasync_future_is_cancelled:
+ * @self: a future
+ *
+ * Whether the future ended cancelled. Can be called from any thread.
+ *
+ * Returns: `TRUE` if the state is `CANCELLED`
+ */
+gboolean
+gasync_future_is_cancelled (GasyncFuture *self)
+{
+  g_return_val_if_fail (GASYNC_IS_FUTURE (self), FALSE);
+
+  return load_state (PRIV (self)) == GASYNC_FUTURE_STATE_CANCELLED;
+}
+
+/**
+ * gasync_future_is_cancel_requested:
+ * @self: a future
+ *
+ * Whether cancellation has been requested, even if the future has not
+ * settled yet (a coroutine still running its clean-up). Can be called from
+ * any thread.
+ *
+ * Returns: `TRUE` once [method@Future.cancel] took effect
+ */
+gboolean
+gasync_future_is_cancel_requested (GasyncFuture *self)
+{
+  GasyncFuturePrivate *priv;
+  gboolean ret;
+
+  g_return_val_if_fail (GASYNC_IS_FUTURE (self), FALSE);
+
+  priv = PRIV (self);
+  g_mutex_lock (&priv->lock);
+  ret = priv->cancel_requested;
+  g_mutex_unlock (&priv->lock);
+
+  return ret;
+}
+
+/* Called with the lock held; sets @error for anything but RESOLVED. */
+static gboolean
+check_resolved_locked (GasyncFuture  *self,
+                       GError       **error)
+{
+  GasyncFuturePrivate *priv = PRIV (self);
+
+  switch ((GasyncFutureState) priv->state)
+    {
+    case GASYNC_FUTURE_STATE_RESOLVED:
+      return TRUE;
+
+    case GASYNC_FUTURE_STATE_PENDING:
+      g_set_error (error, GASYNC_ERROR, GASYNC_ERROR_INVALID_STATE,
+                   "Future %s is still pending",
+                   priv->name ? priv->name : "");
+      return FALSE;
+
+    case GASYNC_FUTURE_STATE_REJECTED:
+    case GASYNC_FUTURE_STATE_CANCELLED:
+    default:
+      priv->error_retrieved = TRUE;
+      if (error != NULL)
+        *error = g_error_copy (priv->error);
+      return FALSE;
+    }
+}
+
+/**
+ * gasync_future_get_value:
+ * @self: a future
+ * @value: (out caller-allocates) (optional): an uninitialized `GValue` that
+ *   receives a copy of the value; it stays uninitialized for a future
+ *   resolved without a value
+ * @error: return location for the future's error
+ *
+ * Reads the outcome of the future. A pending future gives
+ * `GASYNC_ERROR_INVALID_STATE`, a cancelled one `G_IO_ERROR_CANCELLED`, a
+ * rejected one its error. Can be called from any thread.
+ *
+ * Returns: `TRUE` if the future is resolved
+ */
+gboolean
+gasync_future_get_value (GasyncFuture  *self,
+                         GValue        *value,
+                         GError       **error)
+{
+  GasyncFuturePrivate *priv;
+  gboolean ret;
+
+  g_return_val_if_fail (GASYNC_IS_FUTURE (self), FALSE);
+  g_return_val_if_fail (value == NULL || !G_IS_VALUE (value), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  priv = PRIV (self);
+  g_mutex_lock (&priv->lock);
+  ret = check_resolved_locked (self, error);
+  if (ret && value != NULL && G_IS_VALUE (&priv->value))
+    {
+      g_value_init (value, G_VALUE_TYPE (&priv->value));
+      g_value_copy (&priv->value, value);
+    }
+  g_mutex_unlock (&priv->lock);
+
+  return ret;
+}
+
+/**
+ * gasync_future_propagate_error:
+ * @self: a future
+ * @error: return location for the future's error
+ *
+ * Checks that the future resolved, whatever its value. This marks a
+ * rejection as retrieved.
+ *
+ * Returns: `TRUE` if the future is resolved; otherwise @error is set as
+ *   [method@Future.get_value] describes
+ */
+gboolean
+gasync_future_propagate_error (GasyncFuture  *self,
+                               GError       **error)
+{
+  GasyncFuturePrivate *priv;
+  gboolean ret;
+
+  g_return_val_if_fail (GASYNC_IS_FUTURE (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  priv = PRIV (self);
+  g_mutex_lock (&priv->lock);
+  ret = check_resolved_locked (self, error);
+  g_mutex_unlock (&priv->lock);
+
+  return ret;
+}
+
+/* Locks and checks that the future resolved with a value of @type;
+ * returns the stored value with the lock still held, or NULL unlocked. */
+static const GValue *
+lock_typed_value (GasyncFuture  *self,
+                  GType          type,
+                  GError       **error)
+{
+  GasyncFuturePrivate *priv = PRIV (self);
+
+  g_mutex_lock (&priv->lock);
+  if (!check_resolved_locked (self, error))
+    {
+      g_mutex_unlock (&priv->lock);
+      return NULL;
+    }
+
+  if (!G_IS_VALUE (&priv->value) ||
+      !g_type_is_a (G_VALUE_TYPE (&priv->value), type))
+    {
+      g_set_error (error, GASYNC_ERROR, GASYNC_ERROR_TYPE_MISMATCH,
+                   "Future %s holds %s, not %s",
+                   priv->name ? priv->name : "",
+                   G_IS_VALUE (&priv->value) ? G_VALUE_TYPE_NAME (&priv->value) : "no value",
+                   g_type_name (type));
+      g_mutex_unlock (&priv->lock);
+      return NULL;
+    }
+
+  return &priv->value;
+}
+
+#define DEFINE_GET_FULL(storage, fname, ctype, gtype, getter, fallback) \
+storage ctype                                                         \
+fname (GasyncFuture  *self,                                           \
+                          GError       **error)                       \
+{                                                                     \
+  const GValue *value;                                                \
+  ctype ret;                                                          \
+                                                                      \
+  g_return_val_if_fail (GASYNC_IS_FUTURE (self), fallback);           \
+  g_return_val_if_fail (error == NULL || *error == NULL, fallback);   \
+                                                                      \
+  if (!(value = lock_typed_value (self, gtype, error)))               \
+    return fallback;                                                  \
+  ret = getter (value);                                               \
+  g_mutex_unlock (&PRIV (self)->lock);                                \
+  return ret;                                                         \
+}
+#define DEFINE_GET(name, ctype, gtype, getter, fallback) \
+  DEFINE_GET_FULL (, gasync_future_get_##name, ctype, gtype, getter, fallback)
+
+/**
+ * gasync_future_get_boolean:
+ * @self: a future
+ * @error: return location for an error
+ *
+ * Reads the boolean the future resolved with. Errors as for
+ * [method@Future.get_value], and `GASYNC_ERROR_TYPE_MISMATCH` when the value
+ * is not a boolean.
+ *
+ * Returns: the value, or `FALSE` with @error set
+ */
+DEFINE_GET (boolean, gboolean, G_TYPE_BOOLEAN, g_value_get_boolean, FALSE)
+
+/**
+ * gasync_future_get_int:
+ * @self: a future
+ * @error: return location for an error
+ *
+ * Reads the integer the future resolved with. Errors as for
+ * [method@Future.get_value], and `GASYNC_ERROR_TYPE_MISMATCH` when the value
+ * is not an `int`.
+ *
+ * Returns: the value, or 0 with @error set
+ */
+DEFINE_GET (int, int, G_TYPE_INT, g_value_get_int, 0)
+
+/**
+ * gasync_future_get_int64:
+ * @self: a future
+ * @error: return location for an error
+ *
+ * Reads the 64-bit integer the future resolved with. Errors as for
+ * [method@Future.get_value], and `GASYNC_ERROR_TYPE_MISMATCH` when the value
+ * is not a `gint64`.
+ *
+ * Returns: the value, or 0 with @error set
+ */
+DEFINE_GET (int64, gint64, G_TYPE_INT64, g_value_get_int64, 0)
+
+/**
+ * gasync_future_get_uint64:
+ * @self: a future
+ * @error: return location for an error
+ *
+ * Reads the unsigned 64-bit integer the future resolved with. Errors as for
+ * [method@Future.get_value], and `GASYNC_ERROR_TYPE_MISMATCH` when the value
+ * is not a `guint64`.
+ *
+ * Returns: the value, or 0 with @error set
+ */
+DEFINE_GET (uint64, guint64, G_TYPE_UINT64, g_value_get_uint64, 0)
+
+/**
+ * gasync_future_get_double:
+ * @self: a future
+ * @error: return location for an error
+ *
+ * Reads the double the future resolved with. Errors as for
+ * [method@Future.get_value], and `GASYNC_ERROR_TYPE_MISMATCH` when the value
+ * is not a double.
+ *
+ * Returns: the value, or 0.0 with @error set
+ */
+DEFINE_GET (double, double, G_TYPE_DOUBLE, g_value_get_double, 0.0)
+
+/**
+ * gasync_future_get_pointer: (skip)
+ * @self: a future
+ * @error: return location for an error
+ *
+ * Reads the pointer the future resolved with; it stays owned by the
+ * future. Errors as for [method@Future.get_value], and
+ * `GASYNC_ERROR_TYPE_MISMATCH` when the value is not a pointer.
+ *
+ * Returns: (transfer none) (nullable): the pointer, or `NULL` with @error set
+ */
+DEFINE_GET (pointer, gpointer, G_TYPE_POINTER, g_value_get_pointer, NULL)
+
+/**
+ * gasync_future_dup_string:
+ * @self: a future
+ * @error: return location for an error
+ *
+ * Reads a copy of the string the future resolved with. Errors as for
+ * [method@Future.get_value], and `GASYNC_ERROR_TYPE_MISMATCH` when the value
+ * is not a string.
+ *
+ * Returns: (transfer full) (nullable): the string, or `NULL`
+ */
+DEFINE_GET_FULL (static, dup_string_internal, char *, G_TYPE_STRING, g_value_dup_string, NULL)
+
+char *
+gasync_future_dup_string (GasyncFuture  *self,
+                          GError       **error)
+{
+  return dup_string_internal (self, error);
+}
+
+/**
+ * gasync_future_dup_object:
+ * @self: a future
+ * @error: return location for an error
+ *
+ * Reads the object the future resolved with, adding a reference. Errors as
+ * for [method@Future.get_value], and `GASYNC_ERROR_TYPE_MISMATCH` when the
+ * value is not an object.
+ *
+ * Returns: (transfer full) (type GObject) (nullable): the object, or `NULL`
+ */
+DEFINE_GET_FULL (static, dup_object_internal, gpointer, G_TYPE_OBJECT, g_value_dup_object, NULL)
+
+gpointer
+gasync_future_dup_object (GasyncFuture  *self,
+                          GError       **error)
+{
+  return dup_object_internal (self, error);
+}
+
+/**
+ * gasync_future_dup_boxed:
+ * @self: a future
+ * @boxed_type: the expected boxed type
+ * @error: return location for an error
+ *
+ * Reads a copy of the boxed value the future resolved with. Errors as for
+ * [method@Future.get_value], and `GASYNC_ERROR_TYPE_MISMATCH` when the value
+ * is not a @boxed_type.
+ *
+ * Returns: (transfer full) (nullable): the copy, or `NULL`
+ */
+gpointer
+gasync_future_dup_boxed (GasyncFuture  *self,
+                         GType          boxed_type,
+                         GError       **error)
+{
+  const GValue *value;
+  gpointer ret;
+
+  g_return_val_if_fail (GASYNC_IS_FUTURE (self), NULL);
+  g_return_val_if_fail (G_TYPE_IS_BOXED (boxed_type), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!(value = lock_typed_value (self, boxed_type, error)))
+    return NULL;
+  ret = g_value_dup_boxed (value);
+  g_mutex_unlock (&PRIV (self)->lock);
+
+  return ret;
+}
+
+/**
+ * gasync_future_get_context:
+ * @self: a future
+ *
+ * Gets the main context the future delivers its signals and callbacks on.
+ *
+ * Returns: (transfer none): the owning main context
+ */
+GMainContext *
+gasync_future_get_context (GasyncFuture *self)
+{
+  g_return_val_if_fail (GASYNC_IS_FUTURE (self), NULL);
+
+  return PRIV (self)->context;
+}
+
+/**
+ * gasync_future_get_cancellable:
+ * @self: a future
+ *
+ * Gets a `GCancellable` tied to the future in both directions: cancelling
+ * the future cancels it, and cancelling it cancels the future. Pass it to
+ * GIO calls whose outcome settles the future, so that
+ * [method@Future.cancel] stops them.
+ *
+ * It is the one given to [method@Future.set_cancellable], or one created
+ * on first use. Can be called from any thread.
+ *
+ * Returns: (transfer none): the cancellable
+ */
+GCancellable *
+gasync_future_get_cancellable (GasyncFuture *self)
+{
+  GasyncFuturePrivate *priv;
+  GCancellable *cancellable;
+
+  g_return_val_if_fail (GASYNC_IS_FUTURE (self), NULL);
+
+  priv = PRIV (self);
+  g_mutex_lock (&priv->lock);
+  cancellable = priv->cancellable;
+  g_mutex_unlock (&priv->lock);
+
+  if (cancellable == NULL)
+    {
+      cancellable = g_cancellable_new ();
+      gasync_future_set_cancellable (self, cancellable);
+      g_object_unref (cancellable);
+
+      g_mutex_lock (&priv->lock);
+      cancellable = priv->cancellable;
+      g_mutex_unlock (&priv->lock);
+    }
+
+  return cancellable;
+}
+
+/**
+ * gasync_future_set_cancellable:
+ * @self: a future
+ * @cancellable: (nullable): a cancellable, or `NULL` to unlink the current
+ *   one
+ *
+ * Links @cancellable with the future in both directions: cancelling either
+ * cancels the other. If the future's cancellation was already requested,
+ * @cancellable is cancelled right away; if @cancellable is already
+ * cancelled, so is the future. Can be called from any thread.
+ */
+void
+gasync_future_set_cancellable (GasyncFuture *self,
+                               GCancellable *cancellable)
+{
+  GasyncFuturePrivate *priv;
+  GCancellable *old;
+  gulong old_handler;
+  gboolean cancel_it;
+
+  g_return_if_fail (GASYNC_IS_FUTURE (self));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  priv = PRIV (self);
+
+  g_mutex_lock (&priv->lock);
+  if (priv->cancellable == cancellable)
+    {
+      g_mutex_unlock (&priv->lock);
+      return;
+    }
+  old = g_steal_pointer (&priv->cancellable);
+  old_handler = steal_id (&priv->cancellable_handler);
+  priv->cancellable = cancellable ? g_object_ref (cancellable) : NULL;
+  cancel_it = priv->cancel_requested;
+  g_mutex_unlock (&priv->lock);
+
+  if (old != NULL)
+    {
+      g_cancellable_disconnect (old, old_handler);
+      g_object_unref (old);
+    }
+
+  if (cancellable != NULL)
+    {
+      /* g_cancellable_connect() runs the handler at once, in this thread,
+       * when the cancellable is already cancelled. */
+      gulong handler = g_cancellable_connect (cancellable,
+                                              G_CALLBACK (cancellable_cancelled_cb),
+                                              self, NULL);
+
+      g_mutex_lock (&priv->lock);
+      if (priv->cancellable == cancellable)
+        priv->cancellable_handler = handler;
+      else
+        {
+          g_mutex_unlock (&priv->lock);
+          g_cancellable_disconnect (cancellable, handler);
+          return;
+        }
+      g_mutex_unlock (&priv->lock);
+
+      if (cancel_it)
+        g_cancellable_cancel (cancellable);
+    }
+}
+
+/**
+ * gasync_future_get_name:
+ * @self: a future
+ *
+ * Gets the future's name, for debugging.
+ *
+ * Returns: (nullable): the name
+ */
+const char *
+gasync_future_get_name (GasyncFuture *self)
+{
+  g_return_val_if_fail (GASYNC_IS_FUTURE (self), NULL);
+
+  return PRIV (self)->name;
+}
+
+/**
+ * gasync_future_set_name:
+ * @self: a future
+ * @name: (nullable): a name for debugging and diagnostics
+ *
+ * Names the future. Call it from the owning thread, typically right after
+ * creating the future.
+ */
+void
+gasync_future_set_name (GasyncFuture *self,
+                        const char   *name)
+{
+  GasyncFuturePrivate *priv;
+  char *old;
+
+  g_return_if_fail (GASYNC_IS_FUTURE (self));
+
+  priv = PRIV (self);
+  if (g_strcmp0 (priv->name, name) == 0)
+    return;
+
+  g_mutex_lock (&priv->lock);
+  old = priv->name;
+  priv->name = g_strdup (name);
+  g_mutex_unlock (&priv->lock);
+  g_free (old);
+
+  notify_if_watched (self, PROP_NAME);
+}
+
+/**
+ * gasync_future_get_progress:
+ * @self: a future
+ *
+ * Gets the latest progress, from 0.0 to 1.0, or -1.0 while unknown. Can be
+ * called from any thread.
+ *
+ * Returns: the progress
+ */
+double
+gasync_future_get_progress (GasyncFuture *self)
+{
+  GasyncFuturePrivate *priv;
+  double ret;
+
+  g_return_val_if_fail (GASYNC_IS_FUTURE (self), -1.0);
+
+  priv = PRIV (self);
+  g_mutex_lock (&priv->lock);
+  ret = priv->progress;
+  g_mutex_unlock (&priv->lock);
+
+  return ret;
+}
+
+/**
+ * gasync_future_set_progress:
+ * @self: a future
+ * @progress: a value from 0.0 to 1.0, or -1.0 for unknown
+ *
+ * Reports how far the operation has come. Can be called from any thread and
+ * as often as wanted: [property@Future:progress] is notified on the
+ * future's context at most once per context iteration, with the latest
+ * value.
+ */
+void
+gasync_future_set_progress (GasyncFuture *self,
+                            double        progress)
+{
+  GasyncFuturePrivate *priv;
+
+  g_return_if_fail (GASYNC_IS_FUTURE (self));
+  g_return_if_fail (progress == -1.0 || (progress >= 0.0 && progress <= 1.0));
+
+  priv = PRIV (self);
+  g_mutex_lock (&priv->lock);
+  if (priv->progress == progress)
+    {
+      g_mutex_unlock (&priv->lock);
+      return;
+    }
+  priv->progress = progress;
+  g_mutex_unlock (&priv->lock);
+
+  gasync_scheduler_push (priv->scheduler, self, GASYNC_DELIVER_PROGRESS);
+}
+
+/**
+ * gasync_future_get_value_type:
+ * @self: a future
+ *
+ * Gets the declared type of the future's value.
+ *
+ * Returns: the declared type, or `G_TYPE_INVALID` when undeclared
+ */
+GType
+gasync_future_get_value_type (GasyncFuture *self)
+{
+  g_return_val_if_fail (GASYNC_IS_FUTURE (self), G_TYPE_INVALID);
+
+  return PRIV (self)->value_type;
+}
+
+/**
+ * gasync_future_set_value_type:
+ * @self: a future
+ * @value_type: the type the future will resolve with, or `G_TYPE_INVALID`
+ *
+ * Declares what the future carries, so that bindings and combinators can
+ * tell before it settles. Call it from the owning thread before the future
+ * is settled.
+ */
+void
+gasync_future_set_value_type (GasyncFuture *self,
+                              GType         value_type)
+{
+  GasyncFuturePrivate *priv;
+
+  g_return_if_fail (GASYNC_IS_FUTURE (self));
+
+  priv = PRIV (self);
+  if (value_type == G_TYPE_NONE)
+    value_type = G_TYPE_INVALID;
+  if (priv->value_type == value_type)
+    return;
+
+  priv->value_type = value_type;
+  notify_if_watched (self, PROP_VALUE_TYPE);
+}
+
+static void
+append_callback_locked (GasyncFuturePrivate *priv,
+                        GasyncDoneCallback  *node)
+{
+  node->next = NULL;
+  node->id = ++priv->last_callback_id;
+  if (priv->callbacks_tail != NULL)
+    priv->callbacks_tail->next = node;
+  else
+    priv->callbacks = node;
+  priv->callbacks_tail = node;
+}
+
+/* Adds @node; if the future's done delivery already happened, queues a
+ * delivery of the callback list. */
+void
+gasync_future_add_done_node (GasyncFuture       *self,
+                             GasyncDoneCallback *node)
+{
+  GasyncFuturePrivate *priv = PRIV (self);
+  gboolean deliver;
+
+  g_mutex_lock (&priv->lock);
+  append_callback_locked (priv, node);
+  deliver = priv->done_delivered;
+  g_mutex_unlock (&priv->lock);
+
+  if (deliver)
+    gasync_scheduler_push (priv->scheduler, self, GASYNC_DELIVER_CALLBACKS);
+}
+
+gboolean
+gasync_future_remove_done_node (GasyncFuture       *self,
+                                GasyncDoneCallback *node)
+{
+  GasyncFuturePrivate *priv = PRIV (self);
+  GasyncDoneCallback *prev = NULL;
+
+  g_mutex_lock (&priv->lock);
+  for (GasyncDoneCallback *iter = priv->callbacks; iter != NULL; prev = iter, iter = iter->next)
+    {
+      if (iter != node)
+        continue;
+
+      if (prev != NULL)
+        prev->next = iter->next;
+      else
+        priv->callbacks = iter->next;
+      if (priv->callbacks_tail == iter)
+        priv->callbacks_tail = prev;
+      g_mutex_unlock (&priv->lock);
+      node->next = NULL;
+      return TRUE;
+    }
+  g_mutex_unlock (&priv->lock);
+
+  return FALSE;
+}
+
+/**
+ * gasync_future_add_done_callback:
+ * @self: a future
+ * @callback: (scope notified) (closure user_data) (destroy destroy): called
+ *   once the future has settled
+ * @user_data: data for @callback
+ * @destroy: (nullable): frees @user_data after @callback ran, or when it is
+ *   removed or the future is finalized without settling
+ *
+ * Adds a callback that runs once the future has settled, on the future's
+ * context, from a dispatch of gasync's scheduler (so never synchronously
+ * from this call, even if the future is already done). Callbacks run in
+ * the order they were added, right after [signal@Future::done].
+ *
+ * This is the cheap path for C: no closure, no signal machinery. Can be
+ * called from any thread.
+ *
+ * Returns: an identifier for [method@Future.remove_done_callback], never 0
+ */
+gulong
+gasync_future_add_done_callback (GasyncFuture         *self,
+                                 GasyncFutureCallback  callback,
+                                 gpointer              user_data,
+                                 GDestroyNotify        destroy)
+{
+  GasyncDoneCallback *node;
+
+  g_return_val_if_fail (GASYNC_IS_FUTURE (self), 0);
+  g_return_val_if_fail (callback != NULL, 0);
+
+  node = g_new0 (GasyncDoneCallback, 1);
+  node->func = callback;
+  node->data = user_data;
+  node->destroy = destroy;
+  gasync_future_add_done_node (self, node);
+
+  return node->id;
+}
+
+/**
+ * gasync_future_remove_done_callback:
+ * @self: a future
+ * @callback_id: an identifier from [method@Future.add_done_callback]
+ *
+ * Removes a done callback that has not run yet; its destroy notify is
+ * called. Can be called from any thread.
+ *
+ * Returns: `TRUE` if the callback was found and removed, `FALSE` if it
+ *   already ran or is running
+ */
+gboolean
+gasync_future_remove_done_callback (GasyncFuture *self,
+                                    gulong        callback_id)
+{
+  GasyncFuturePrivate *priv;
+  GasyncDoneCallback *prev = NULL;
+
+  g_return_val_if_fail (GASYNC_IS_FUTURE (self), FALSE);
+  g_return_val_if_fail (callback_id != 0, FALSE);
+
+  priv = PRIV (self);
+  g_mutex_lock (&priv->lock);
+  for (GasyncDoneCallback *iter = priv->callbacks; iter != NULL; prev = iter, iter = iter->next)
+    {
+      if (iter->id != callback_id || iter->embedded)
+        continue;
+
+      if (prev != NULL)
+        prev->next = iter->next;
+      else
+        priv->callbacks = iter->next;
+      if (priv->callbacks_tail == iter)
+        priv->callbacks_tail = prev;
+      g_mutex_unlock (&priv->lock);
+
+      free_callback (iter);
+      return TRUE;
+    }
+  g_mutex_unlock (&priv->lock);
+
+  return FALSE;
+}
+
+static void
+run_callbacks (GasyncFuture *self)
+{
+  GasyncFuturePrivate *priv = PRIV (self);
+
+  /* One node at a time, so that a callback may add or remove others. */
+  for (;;)
+    {
+      GasyncDoneCallback *node;
+
+      g_mutex_lock (&priv->lock);
+      node = priv->callbacks;
+      if (node != NULL)
+        {
+          priv->callbacks = node->next;
+          if (priv->callbacks == NULL)
+            priv->callbacks_tail = NULL;
+        }
+      g_mutex_unlock (&priv->lock);
+
+      if (node == NULL)
+        break;
+
+      node->next = NULL;
+      if (node->embedded)
+        {
+          /* The container may be gone as soon as func returns. */
+          node->func (self, node->data);
+        }
+      else
+        {
+          node->func (self, node->data);
+          free_callback (node);
+        }
+    }
+}
+
+/*
+ * Delivers what the scheduler queued for the future, on its context.  The
+ * scheduler holds a reference for the duration.
+ */
+void
+gasync_future_deliver (GasyncFuture *self,
+                       guint         bits)
+{
+  GasyncFuturePrivate *priv = PRIV (self);
+
+  if (bits & GASYNC_DELIVER_CANCELLED)
+    {
+      if (g_signal_has_handler_pending (self, signals[SIGNAL_CANCELLED], 0, FALSE))
+        g_signal_emit (self, signals[SIGNAL_CANCELLED], 0);
+    }
+
+  if (bits & GASYNC_DELIVER_PROGRESS)
+    {
+      guint64 serial = gasync_scheduler_get_serial (priv->scheduler);
+
+      /* At most one progress notification per context iteration. */
+      if (priv->progress_serial == serial)
+        gasync_scheduler_defer (priv->scheduler, self, GASYNC_DELIVER_PROGRESS);
+      else
+        {
+          priv->progress_serial = serial;
+          notify_if_watched (self, PROP_PROGRESS);
+        }
+    }
+
+  if (bits & GASYNC_DELIVER_DONE)
+    {
+      g_mutex_lock (&priv->lock);
+      priv->done_delivered = TRUE;
+      g_mutex_unlock (&priv->lock);
+
+      notify_if_watched (self, PROP_STATE);
+      notify_if_watched (self, PROP_DONE);
+      if (g_signal_has_handler_pending (self, signals[SIGNAL_DONE], 0, FALSE))
+        g_signal_emit (self, signals[SIGNAL_DONE], 0);
+      run_callbacks (self);
+    }
+  else if (bits & GASYNC_DELIVER_CALLBACKS)
+    {
+      gboolean delivered;
+
+      g_mutex_lock (&priv->lock);
+      delivered = priv->done_delivered;
+      g_mutex_unlock (&priv->lock);
+
+      if (delivered)
+        run_callbacks (self);
+    }
+}
+
+typedef struct
+{
+  GTask *task;
+  GCancellable *cancellable;
+  gulong cancelled_handler;
+  gulong done_id;
+  int returned;
+} WaitData;
+
+static void
+wait_data_free (gpointer data)
+{
+  WaitData *wait = data;
+
+  g_clear_object (&wait->cancellable);
+  g_clear_object (&wait->task);
+  g_free (wait);
+}
+
+static void
+wait_done_cb (GasyncFuture *future,
+              gpointer      user_data)
+{
+  WaitData *wait = user_data;
+
+  if (wait->cancellable != NULL)
+    g_cancellable_disconnect (wait->cancellable,
+                              steal_id (&wait->cancelled_handler));
+
+  if (g_atomic_int_compare_and_exchange (&wait->returned, FALSE, TRUE))
+    g_task_return_boolean (wait->task, TRUE);
+}
+
+static void
+wait_cancelled_cb (GCancellable *cancellable,
+                   gpointer      user_data)
+{
+  WaitData *wait = user_data;
+
+  /* The task stays referenced by the done callback's data, which is only
+   * freed after the callback ran or on removal. */
+  if (g_atomic_int_compare_and_exchange (&wait->returned, FALSE, TRUE))
+    g_task_return_error_if_cancelled (wait->task);
+}
+
+/**
+ * gasync_future_wait_async:
+ * @self: a future
+ * @cancellable: (nullable): cancels the wait, not the future
+ * @callback: (scope async) (closure user_data): called when the future has
+ *   settled
+ * @user_data: data for @callback
+ *
+ * Waits for the future to settle, the `GAsyncResult` way, so that Vala's
+ * `yield`, GJS promises and PyGObject's awaitable calls work on any future.
+ *
+ * @callback runs on the thread-default main context of the caller of this
+ * function, in a later iteration. Cancelling @cancellable ends the wait
+ * with `G_IO_ERROR_CANCELLED` and leaves the future untouched.
+ */
+void
+gasync_future_wait_async (GasyncFuture        *self,
+                          GCancellable        *cancellable,
+                          GAsyncReadyCallback  callback,
+                          gpointer             user_data)
+{
+  WaitData *wait;
+
+  g_return_if_fail (GASYNC_IS_FUTURE (self));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  wait = g_new0 (WaitData, 1);
+  wait->task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (wait->task, gasync_future_wait_async);
+  g_task_set_name (wait->task, "[gasync] wait");
+  g_task_set_check_cancellable (wait->task, FALSE);
+
+  if (cancellable != NULL)
+    {
+      wait->cancellable = g_object_ref (cancellable);
+      wait->cancelled_handler = g_cancellable_connect (cancellable,
+                                                       G_CALLBACK (wait_cancelled_cb),
+                                                       wait, NULL);
+    }
+
+  gasync_future_add_done_callback (self, wait_done_cb, wait, wait_data_free);
+}
+
+/**
+ * gasync_future_wait_finish:
+ * @self: a future
+ * @result: the result given to the callback
+ * @value: (out caller-allocates) (optional): an uninitialized `GValue` for
+ *   the future's value
+ * @error: return location for an error
+ *
+ * Finishes [method@Future.wait_async] and reads the future's outcome, as
+ * [method@Future.get_value] does.
+ *
+ * Returns: `TRUE` if the future resolved; `FALSE` with @error set if it was
+ *   rejected or cancelled, or if the wait was cancelled
+ */
+gboolean
+gasync_future_wait_finish (GasyncFuture  *self,
+                           GAsyncResult  *result,
+                           GValue        *value,
+                           GError       **error)
+{
+  g_return_val_if_fail (GASYNC_IS_FUTURE (self), FALSE);
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+
+  if (!g_task_propagate_boolean (G_TASK (result), error))
+    return FALSE;
+
+  return gasync_future_get_value (self, value, error);
+}
+
+typedef struct
+{
+  GMutex mutex;
+  GCond cond;
+  gboolean done;
+} BlockingWait;
+
+static void
+blocking_wait_done_cb (GasyncFuture *future,
+                       gpointer      user_data)
+{
+  BlockingWait *wait = user_data;
+
+  g_mutex_lock (&wait->mutex);
+  wait->done = TRUE;
+  g_cond_signal (&wait->cond);
+  g_mutex_unlock (&wait->mutex);
+}
+
+/**
+ * gasync_future_wait:
+ * @self: a future
+ * @error: return location for the future's error
+ *
+ * Runs until the future has settled, like asyncio's `run_until_complete()`,
+ * and reads its outcome as [method@Future.propagate_error] does.
+ *
+ * When the calling thread can acquire the future's main context, it
+ * iterates that context (so the future's own work makes progress);
+ * otherwise another thread is iterating it and this call blocks until the
+ * future's done callbacks run there.
+ *
+ * Inside a coroutine this fails with `GASYNC_ERROR_IN_COROUTINE`: blocking
+ * there would stall every coroutine of the context. Await the future
+ * instead.
+ *
+ * Returns: `TRUE` if the future resolved
+ */
+gboolean
+gasync_future_wait (GasyncFuture  *self,
+                    GError       **error)
+{
+  GasyncFuturePrivate *priv;
+
+  g_return_val_if_fail (GASYNC_IS_FUTURE (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  priv = PRIV (self);
+
+  if (gasync_in_coroutine ())
+    {
+      g_set_error (error, GASYNC_ERROR, GASYNC_ERROR_IN_COROUTINE,
+                   "gasync_future_wait() would block the coroutine's main "
+                   "context; await the future instead");
+      return FALSE;
+    }
+
+  if (load_state (priv) == GASYNC_FUTURE_STATE_PENDING)
+    {
+      if (g_main_context_acquire (priv->context))
+        {
+          while (load_state (priv) == GASYNC_FUTURE_STATE_PENDING)
+            g_main_context_iteration (priv->context, TRUE);
+          g_main_context_release (priv->context);
+        }
+      else
+        {
+          BlockingWait wait = { .done = FALSE };
+          GasyncDoneCallback node = {
+            .func = blocking_wait_done_cb,
+            .data = &wait,
+            .embedded = TRUE,
+          };
+
+          g_mutex_init (&wait.mutex);
+          g_cond_init (&wait.cond);
+          gasync_future_add_done_node (self, &node);
+
+          g_mutex_lock (&wait.mutex);
+          while (!wait.done)
+            g_cond_wait (&wait.cond, &wait.mutex);
+          g_mutex_unlock (&wait.mutex);
+
+          g_mutex_clear (&wait.mutex);
+          g_cond_clear (&wait.cond);
+        }
+    }
+
+  return gasync_future_propagate_error (self, error);
+}
