@@ -30,8 +30,8 @@ typedef struct
   GMainContext       *context;
   GasyncScheduler    *scheduler;
 
-  /* Scheduler queue link, guarded by the scheduler's lock. */
-  GasyncFuture       *queue_next;
+  /* Queue entry in the default lane, for deliveries. */
+  GasyncRunnable      runnable;
   /* GasyncDeliver bits waiting for dispatch; atomic. */
   guint               deliver;
 
@@ -62,9 +62,8 @@ typedef struct
 
 GasyncFuturePrivate *gasync_future_get_priv (GasyncFuture *self);
 
-/* Called by the scheduler's dispatch with the bits that were pending. */
-void     gasync_future_deliver          (GasyncFuture       *self,
-                                         guint               bits);
+/* The run function of a future's delivery runnable. */
+void     gasync_future_run_delivery     (GasyncRunnable     *runnable);
 /* Adds an embedded callback node; runs like any done callback. */
 void     gasync_future_add_done_node    (GasyncFuture       *self,
                                          GasyncDoneCallback *node);
@@ -76,9 +75,13 @@ gboolean gasync_future_settle           (GasyncFuture       *self,
                                          GValue             *value_to_steal,
                                          GError             *error);
 
-/* Hook so the scheduler can resume coroutines without depending on them. */
-typedef void (*GasyncResumeFunc) (GasyncFuture *future);
-void     gasync_scheduler_set_resume_func (GasyncResumeFunc func);
+/* Resolves with the contents of @value (left unset), checking value-type. */
+gboolean gasync_future_take_value       (GasyncFuture       *self,
+                                         GValue             *value);
+/* Reads a pointer resolved with resolve_pointer() and takes ownership of
+ * it away from the future: its destroy notify will not be called. */
+gpointer gasync_future_steal_pointer    (GasyncFuture       *self,
+                                         GError            **error);
 
 /* TRUE when the calling code runs on a coroutine stack. */
 gboolean gasync_in_coroutine (void);

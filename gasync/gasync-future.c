@@ -385,6 +385,7 @@ gasync_future_init (GasyncFuture *self)
   GasyncFuturePrivate *priv = PRIV (self);
 
   g_mutex_init (&priv->lock);
+  priv->runnable.run = gasync_future_run_delivery;
   priv->context = g_main_context_ref_thread_default ();
   priv->scheduler = gasync_scheduler_get_for_context (priv->context);
   priv->progress = -1.0;
@@ -766,6 +767,13 @@ resolve_steal (GasyncFuture *self,
     }
 
   return gasync_future_settle (self, GASYNC_FUTURE_STATE_RESOLVED, value, NULL);
+}
+
+gboolean
+gasync_future_take_value (GasyncFuture *self,
+                          GValue       *value)
+{
+  return resolve_steal (self, value);
 }
 
 /**
@@ -1392,6 +1400,22 @@ DEFINE_GET (double, double, G_TYPE_DOUBLE, g_value_get_double, 0.0)
  */
 DEFINE_GET (pointer, gpointer, G_TYPE_POINTER, g_value_get_pointer, NULL)
 
+gpointer
+gasync_future_steal_pointer (GasyncFuture  *self,
+                             GError       **error)
+{
+  const GValue *value;
+  gpointer ret;
+
+  if (!(value = lock_typed_value (self, G_TYPE_POINTER, error)))
+    return NULL;
+  ret = g_value_get_pointer (value);
+  PRIV (self)->pointer_destroy = NULL;
+  g_mutex_unlock (&PRIV (self)->lock);
+
+  return ret;
+}
+
 /**
  * gasync_future_dup_string:
  * @self: a future
@@ -1914,14 +1938,17 @@ run_callbacks (GasyncFuture *self)
 }
 
 /*
- * Delivers what the scheduler queued for the future, on its context.  The
- * scheduler holds a reference for the duration.
+ * Delivers what was queued for the future, in a dispatch of the default lane
+ * of its context, and drops the queue's reference.
  */
 void
-gasync_future_deliver (GasyncFuture *self,
-                       guint         bits)
+gasync_future_run_delivery (GasyncRunnable *runnable)
 {
-  GasyncFuturePrivate *priv = PRIV (self);
+  GasyncFuturePrivate *priv = G_STRUCT_MEMBER_P (runnable, -G_STRUCT_OFFSET (GasyncFuturePrivate, runnable));
+  GasyncFuture *self = G_STRUCT_MEMBER_P (priv, -GasyncFuture_private_offset);
+  guint bits;
+
+  bits = (guint) g_atomic_int_and (&priv->deliver, 0) & ~GASYNC_DELIVER_QUEUED;
 
   if (bits & GASYNC_DELIVER_CANCELLED)
     {
@@ -1966,6 +1993,8 @@ gasync_future_deliver (GasyncFuture *self,
       if (delivered)
         run_callbacks (self);
     }
+
+  g_object_unref (self);
 }
 
 typedef struct

@@ -10,18 +10,35 @@ G_BEGIN_DECLS
 /*
  * GasyncScheduler: one per GMainContext, created on first use.
  *
- * It is a GSource (attached to its context, owned by it) with a FIFO queue of
- * futures that have something to deliver: signals, done callbacks, property
- * notifications, and later coroutine resumptions.  A future is in the queue at
- * most once; what it has to deliver is a set of bits (GasyncDeliver) that
- * pushes OR together, so that a burst of settles, progress updates or
- * callbacks costs one queue entry.
+ * A scheduler owns one or more lanes.  A lane is a GSource at one priority,
+ * attached to the scheduler's context, with a FIFO queue of runnables: small
+ * intrusive records embedded in the objects that have work to do (a future
+ * with signals, done callbacks or notifications to deliver; a coroutine to
+ * resume).  The default lane runs at G_PRIORITY_DEFAULT and carries every
+ * future delivery; coroutines spawned with another priority resume in a lane
+ * of that priority; explicit yields go to the backlog lane at
+ * G_PRIORITY_DEFAULT_IDLE, so that a coroutine that yields in a loop never
+ * starves GTK's layout (priority 1... 110) and paint (120).
  *
- * Thread rules: gasync_scheduler_push() may be called from any thread; all
- * delivery happens in the dispatch of the source, on the thread iterating the
- * context, on that thread's own stack.
+ * Thread rules: pushing is safe from any thread; runnables only run in a
+ * dispatch of their lane, on the thread iterating the context, on that
+ * thread's own stack (never on a coroutine stack: lanes are not ready while
+ * the calling code runs inside a coroutine).
  */
 typedef struct _GasyncScheduler GasyncScheduler;
+typedef struct _GasyncLane      GasyncLane;
+typedef struct _GasyncRunnable  GasyncRunnable;
+
+typedef void (*GasyncRunFunc) (GasyncRunnable *runnable);
+
+struct _GasyncRunnable
+{
+  /* Guarded by the lane's lock while queued. */
+  GasyncRunnable *next;
+  /* Runs in the lane's dispatch; it owns whatever reference the pusher
+   * took for the queue and must release it. */
+  GasyncRunFunc   run;
+};
 
 typedef enum
 {
@@ -29,8 +46,7 @@ typedef enum
   GASYNC_DELIVER_CANCELLED = 1 << 1,
   GASYNC_DELIVER_CALLBACKS = 1 << 2,
   GASYNC_DELIVER_PROGRESS  = 1 << 3,
-  GASYNC_DELIVER_RESUME    = 1 << 4,
-  /* Set while the future sits in a scheduler queue; never passed to push. */
+  /* Set while the future sits in a lane's queue; never passed to push. */
   GASYNC_DELIVER_QUEUED    = 1 << 30,
 } GasyncDeliver;
 
@@ -38,17 +54,32 @@ typedef enum
 #define GASYNC_SCHEDULER_BUDGET_ITEMS 64
 #define GASYNC_SCHEDULER_BUDGET_USEC  1000
 
-GasyncScheduler *gasync_scheduler_get_for_context (GMainContext    *context);
-GMainContext    *gasync_scheduler_get_context     (GasyncScheduler *self);
-void             gasync_scheduler_push            (GasyncScheduler *self,
-                                                   GasyncFuture    *future,
-                                                   guint            bits);
-guint64          gasync_scheduler_get_serial      (GasyncScheduler *self);
-void             gasync_scheduler_defer           (GasyncScheduler *self,
-                                                   GasyncFuture    *future,
-                                                   guint            bits);
-GasyncScheduler *gasync_scheduler_get_dispatching (void);
+GasyncScheduler *gasync_scheduler_get_for_context   (GMainContext    *context);
+GMainContext    *gasync_scheduler_get_context       (GasyncScheduler *self);
+GasyncLane      *gasync_scheduler_get_default_lane  (GasyncScheduler *self);
+GasyncLane      *gasync_scheduler_get_lane          (GasyncScheduler *self,
+                                                     int              priority);
+GasyncLane      *gasync_scheduler_get_backlog_lane  (GasyncScheduler *self);
+guint64          gasync_scheduler_get_serial        (GasyncScheduler *self);
+gpointer         gasync_scheduler_get_stack_pool    (GasyncScheduler *self);
 
+/* Queues delivery of @bits for @future in the default lane (any thread). */
+void             gasync_scheduler_push              (GasyncScheduler *self,
+                                                     GasyncFuture    *future,
+                                                     guint            bits);
+/* Queues it for the next dispatch rather than a later round of the current
+ * one; only from the dispatching thread. */
+void             gasync_scheduler_defer             (GasyncScheduler *self,
+                                                     GasyncFuture    *future,
+                                                     guint            bits);
+
+GasyncScheduler *gasync_lane_get_scheduler          (GasyncLane      *lane);
+/* Appends @runnable (any thread).  The caller has taken a reference that
+ * the runnable's run function releases. */
+void             gasync_lane_push                   (GasyncLane      *lane,
+                                                     GasyncRunnable  *runnable);
+
+/* The coroutine running on this thread, if any. */
 GasyncFuture    *gasync_scheduler_get_current_coroutine (void);
 void             gasync_scheduler_set_current_coroutine (GasyncFuture *coroutine);
 

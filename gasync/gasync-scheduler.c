@@ -3,41 +3,58 @@
 
 #include "gasync-future-private.h"
 #include "gasync-scheduler-private.h"
+#include "gasync-stack-private.h"
 
 /*
- * The scheduler is a GSource whose dispatch drains a queue of futures in
- * rounds.  A round takes everything queued before it began; what a round
- * queues (a coroutine resumed by a callback, a callback added by a callback)
- * runs in the next round of the same dispatch, so ping-pong style work never
- * pays a poll() per hop.  A dispatch stops after GASYNC_SCHEDULER_BUDGET_ITEMS
- * items or GASYNC_SCHEDULER_BUDGET_USEC, whichever comes first; if work is
- * left, the source reports itself un-ready for exactly one iteration so that
- * lower-priority sources (GTK layout and paint, idles) get their turn.
+ * A lane's dispatch drains its queue in rounds.  A round takes everything
+ * queued before it began; what a round queues (a coroutine woken by a done
+ * callback, a callback added by a callback) runs in the next round of the
+ * same dispatch, so ping-pong style work never pays a poll() per hop.  A
+ * dispatch stops after GASYNC_SCHEDULER_BUDGET_ITEMS items or
+ * GASYNC_SCHEDULER_BUDGET_USEC, whichever comes first; if work is left, the
+ * lane reports itself un-ready for exactly one iteration so that sources of
+ * lower priority (GTK layout and paint, idles) get their turn.
  *
  * Wake-ups: a push from any thread that appends to an empty queue while the
- * owning thread may be blocked in poll() (the `polling` flag, set in prepare
- * and cleared in check, both under the lock) wakes the context.  A push from
- * the thread that is iterating the context never needs one: the source is
+ * iterating thread may be blocked in poll() (the `polling` flag, set in
+ * prepare and cleared in check, both under the lock) wakes the context.  A
+ * push from the thread iterating the context never needs one: the lane is
  * prepared again before that thread can block.
  */
 
-struct _GasyncScheduler
+struct _GasyncLane
 {
-  GSource       source;
-
-  /* Not a reference: the context owns the source. */
-  GMainContext *context;
+  GSource          source;
+  GasyncScheduler *scheduler;
 
   /* Guards head, tail and polling. */
-  GMutex        lock;
-  GasyncFuture *head;
-  GasyncFuture *tail;
-  gboolean      polling;
+  GMutex           lock;
+  GasyncRunnable  *head;
+  GasyncRunnable  *tail;
+  gboolean         polling;
 
-  /* Only touched by the thread dispatching the source. */
-  gboolean      skip_iteration;
-  guint64       serial;
-  GPtrArray    *deferred;
+  /* Only touched by the thread dispatching the lane. */
+  gboolean         skip_iteration;
+};
+
+struct _GasyncScheduler
+{
+  /* Not a reference: the context owns the lanes, the lanes own this. */
+  GMainContext    *context;
+  gatomicrefcount  ref_count;
+
+  /* Read-only once created. */
+  GasyncLane      *default_lane;
+
+  /* Guards lanes (every lane but the default one, sorted by priority). */
+  GMutex           lock;
+  GPtrArray       *lanes;
+  GasyncLane      *backlog_lane;
+
+  /* Only touched by the thread iterating the context. */
+  guint64          serial;
+  GPtrArray       *deferred;
+  GasyncStackPool *stacks;
 };
 
 static GMutex      schedulers_lock;
@@ -47,30 +64,37 @@ static int         schedulers_generation;
 static __thread GMainContext    *cached_context;
 static __thread GasyncScheduler *cached_scheduler;
 static __thread int              cached_generation;
-static __thread GasyncScheduler *dispatching;
 
-static GasyncResumeFunc resume_func;
+/* The coroutine whose stack the thread is running on, if any. */
+static __thread GasyncFuture    *current_coroutine;
 
-void
-gasync_scheduler_set_resume_func (GasyncResumeFunc func)
+static void
+scheduler_unref (GasyncScheduler *self)
 {
-  resume_func = func;
-}
+  if (!g_atomic_ref_count_dec (&self->ref_count))
+    return;
 
-static inline gboolean
-has_work (GasyncScheduler *self)
-{
-  return self->head != NULL;
+  g_assert (self->deferred->len == 0);
+  g_ptr_array_unref (self->deferred);
+  g_clear_pointer (&self->lanes, g_ptr_array_unref);
+  g_clear_pointer (&self->stacks, gasync_stack_pool_free);
+  g_mutex_clear (&self->lock);
+  g_free (self);
 }
 
 static gboolean
-gasync_scheduler_prepare (GSource *source,
-                          int     *timeout)
+gasync_lane_prepare (GSource *source,
+                     int     *timeout)
 {
-  GasyncScheduler *self = (GasyncScheduler *) source;
+  GasyncLane *self = (GasyncLane *) source;
   gboolean ready;
 
   *timeout = -1;
+
+  /* A nested iteration from a coroutine stack must never run runnables:
+   * they may reach binding code, which needs the thread's own stack. */
+  if G_UNLIKELY (current_coroutine != NULL)
+    return FALSE;
 
   if (self->skip_iteration)
     {
@@ -80,7 +104,7 @@ gasync_scheduler_prepare (GSource *source,
     }
 
   g_mutex_lock (&self->lock);
-  ready = has_work (self);
+  ready = self->head != NULL;
   self->polling = !ready;
   g_mutex_unlock (&self->lock);
 
@@ -88,10 +112,13 @@ gasync_scheduler_prepare (GSource *source,
 }
 
 static gboolean
-gasync_scheduler_check (GSource *source)
+gasync_lane_check (GSource *source)
 {
-  GasyncScheduler *self = (GasyncScheduler *) source;
+  GasyncLane *self = (GasyncLane *) source;
   gboolean ready;
+
+  if G_UNLIKELY (current_coroutine != NULL)
+    return FALSE;
 
   if (self->skip_iteration)
     {
@@ -101,7 +128,7 @@ gasync_scheduler_check (GSource *source)
 
   g_mutex_lock (&self->lock);
   self->polling = FALSE;
-  ready = has_work (self);
+  ready = self->head != NULL;
   g_mutex_unlock (&self->lock);
 
   return ready;
@@ -122,21 +149,21 @@ flush_deferred (GasyncScheduler *self)
 }
 
 static gboolean
-gasync_scheduler_dispatch (GSource     *source,
-                           GSourceFunc  callback,
-                           gpointer     user_data)
+gasync_lane_dispatch (GSource     *source,
+                      GSourceFunc  callback,
+                      gpointer     user_data)
 {
-  GasyncScheduler *self = (GasyncScheduler *) source;
-  GasyncScheduler *previous = dispatching;
+  GasyncLane *self = (GasyncLane *) source;
+  GasyncScheduler *scheduler = self->scheduler;
   gint64 deadline = g_get_monotonic_time () + GASYNC_SCHEDULER_BUDGET_USEC;
   guint budget = GASYNC_SCHEDULER_BUDGET_ITEMS;
 
-  dispatching = self;
-  self->serial++;
+  if (self == scheduler->default_lane)
+    scheduler->serial++;
 
   while (budget > 0)
     {
-      GasyncFuture *round;
+      GasyncRunnable *round;
 
       g_mutex_lock (&self->lock);
       round = g_steal_pointer (&self->head);
@@ -148,23 +175,20 @@ gasync_scheduler_dispatch (GSource     *source,
 
       while (round != NULL)
         {
-          GasyncFuture *future = round;
-          GasyncFuturePrivate *priv = gasync_future_get_priv (future);
-          guint bits;
+          GasyncRunnable *runnable = round;
 
           if (budget == 0 ||
               ((budget & 7) == 0 && g_get_monotonic_time () >= deadline))
             {
-              GasyncFuture *last = round;
-              GasyncFuturePrivate *last_priv;
+              GasyncRunnable *last = round;
 
               /* Out of budget: the rest of this round goes back to the
-               * front of the queue, still marked as queued, in order. */
-              while ((last_priv = gasync_future_get_priv (last))->queue_next != NULL)
-                last = last_priv->queue_next;
+               * front of the queue, in order. */
+              while (last->next != NULL)
+                last = last->next;
 
               g_mutex_lock (&self->lock);
-              last_priv->queue_next = self->head;
+              last->next = self->head;
               if (self->head == NULL)
                 self->tail = last;
               self->head = round;
@@ -174,88 +198,87 @@ gasync_scheduler_dispatch (GSource     *source,
               break;
             }
 
-          round = priv->queue_next;
-          priv->queue_next = NULL;
-          bits = g_atomic_int_and (&priv->deliver, 0);
-          bits &= ~GASYNC_DELIVER_QUEUED;
+          round = runnable->next;
+          runnable->next = NULL;
           budget--;
-
-          if (bits & GASYNC_DELIVER_RESUME)
-            {
-              g_assert (resume_func != NULL);
-              resume_func (future);
-              bits &= ~GASYNC_DELIVER_RESUME;
-            }
-          if (bits != 0)
-            gasync_future_deliver (future, bits);
-
-          /* The queue's reference. */
-          g_object_unref (future);
+          runnable->run (runnable);
         }
     }
 
   if (budget == 0)
     {
       g_mutex_lock (&self->lock);
-      self->skip_iteration = has_work (self);
+      self->skip_iteration = self->head != NULL;
       g_mutex_unlock (&self->lock);
     }
 
-  if (self->deferred->len > 0)
-    flush_deferred (self);
-
-  dispatching = previous;
+  if (self == scheduler->default_lane && scheduler->deferred->len > 0)
+    flush_deferred (scheduler);
 
   return G_SOURCE_CONTINUE;
 }
 
 static void
-gasync_scheduler_finalize (GSource *source)
+gasync_lane_finalize (GSource *source)
 {
-  GasyncScheduler *self = (GasyncScheduler *) source;
+  GasyncLane *self = (GasyncLane *) source;
+  GasyncScheduler *scheduler = self->scheduler;
 
-  g_mutex_lock (&schedulers_lock);
-  if (schedulers != NULL &&
-      g_hash_table_lookup (schedulers, self->context) == self)
-    g_hash_table_remove (schedulers, self->context);
-  schedulers_generation++;
-  g_mutex_unlock (&schedulers_lock);
+  if (self == scheduler->default_lane)
+    {
+      g_mutex_lock (&schedulers_lock);
+      if (schedulers != NULL &&
+          g_hash_table_lookup (schedulers, scheduler->context) == scheduler)
+        g_hash_table_remove (schedulers, scheduler->context);
+      g_atomic_int_inc (&schedulers_generation);
+      g_mutex_unlock (&schedulers_lock);
+    }
 
-  /* Every queued future holds a reference on the context, so a context
-   * (and with it this source) cannot be finalized with work queued. */
+  /* Everything queued holds a reference on the context, so a context (and
+   * with it its lanes) cannot be finalized with work queued. */
   g_assert (self->head == NULL);
 
-  g_ptr_array_unref (self->deferred);
   g_mutex_clear (&self->lock);
+  scheduler_unref (scheduler);
 }
 
-static GSourceFuncs scheduler_funcs = {
-  .prepare = gasync_scheduler_prepare,
-  .check = gasync_scheduler_check,
-  .dispatch = gasync_scheduler_dispatch,
-  .finalize = gasync_scheduler_finalize,
+static GSourceFuncs lane_funcs = {
+  .prepare = gasync_lane_prepare,
+  .check = gasync_lane_check,
+  .dispatch = gasync_lane_dispatch,
+  .finalize = gasync_lane_finalize,
 };
 
-static GasyncScheduler *
-scheduler_new (GMainContext *context)
+static GasyncLane *
+lane_new (GasyncScheduler *scheduler,
+          int              priority,
+          const char      *name)
 {
-  GasyncScheduler *self;
+  GasyncLane *self;
 
-  self = (GasyncScheduler *) g_source_new (&scheduler_funcs, sizeof *self);
-  g_source_set_static_name ((GSource *) self, "[gasync] scheduler");
-  g_source_set_priority ((GSource *) self, G_PRIORITY_DEFAULT);
+  self = (GasyncLane *) g_source_new (&lane_funcs, sizeof *self);
+  g_source_set_static_name ((GSource *) self, name);
+  g_source_set_priority ((GSource *) self, priority);
+  /* A dispatch may iterate the context again (gasync_future_wait() from a
+   * done callback): the lane must keep serving that nested loop. */
   g_source_set_can_recurse ((GSource *) self, TRUE);
   g_mutex_init (&self->lock);
-  self->context = context;
-  self->deferred = g_ptr_array_new ();
+  g_atomic_ref_count_inc (&scheduler->ref_count);
+  self->scheduler = scheduler;
 
   return self;
 }
 
+static void
+lane_attach (GasyncLane *lane)
+{
+  g_source_attach ((GSource *) lane, lane->scheduler->context);
+  g_source_unref ((GSource *) lane);
+}
+
 /*
- * Returns the scheduler of @context, creating and attaching it on first use.
- * The result is valid for as long as the caller holds a reference on
- * @context.
+ * Returns the scheduler of @context, creating it on first use.  The result
+ * is valid for as long as the caller holds a reference on @context.
  */
 GasyncScheduler *
 gasync_scheduler_get_for_context (GMainContext *context)
@@ -276,21 +299,29 @@ gasync_scheduler_get_for_context (GMainContext *context)
   self = g_hash_table_lookup (schedulers, context);
   if (self == NULL)
     {
-      self = scheduler_new (context);
+      self = g_new0 (GasyncScheduler, 1);
+      self->context = context;
+      /* The creator's reference is handed to the default lane below. */
+      g_atomic_ref_count_init (&self->ref_count);
+      g_mutex_init (&self->lock);
+      self->lanes = g_ptr_array_new ();
+      self->deferred = g_ptr_array_new ();
+      self->default_lane = lane_new (self, G_PRIORITY_DEFAULT, "[gasync] scheduler");
       g_hash_table_insert (schedulers, context, self);
       created = TRUE;
     }
   cached_context = context;
   cached_scheduler = self;
-  cached_generation = schedulers_generation;
+  cached_generation = g_atomic_int_get (&schedulers_generation);
   g_mutex_unlock (&schedulers_lock);
 
-  /* Attached outside schedulers_lock: the context's own lock is taken
-   * by g_source_attach(), and finalize takes schedulers_lock. */
+  /* Attached outside schedulers_lock: g_source_attach() takes the context's
+   * lock, and lane finalization takes schedulers_lock. */
   if (created)
     {
-      g_source_attach ((GSource *) self, context);
-      g_source_unref ((GSource *) self);
+      lane_attach (self->default_lane);
+      /* lane_new() took a reference for the lane; drop the creator's. */
+      scheduler_unref (self);
     }
 
   return self;
@@ -302,16 +333,114 @@ gasync_scheduler_get_context (GasyncScheduler *self)
   return self->context;
 }
 
+GasyncLane *
+gasync_scheduler_get_default_lane (GasyncScheduler *self)
+{
+  return self->default_lane;
+}
+
+/*
+ * Returns the lane of @priority, creating it on first use.  Any thread.
+ */
+GasyncLane *
+gasync_scheduler_get_lane (GasyncScheduler *self,
+                           int              priority)
+{
+  GasyncLane *lane = NULL;
+
+  if (priority == G_PRIORITY_DEFAULT)
+    return self->default_lane;
+
+  g_mutex_lock (&self->lock);
+  for (guint i = 0; i < self->lanes->len; i++)
+    {
+      GasyncLane *iter = g_ptr_array_index (self->lanes, i);
+
+      if (g_source_get_priority ((GSource *) iter) == priority)
+        {
+          lane = iter;
+          break;
+        }
+    }
+  if (lane == NULL)
+    {
+      lane = lane_new (self, priority, "[gasync] scheduler lane");
+      g_ptr_array_add (self->lanes, lane);
+      /* The context owns the lane once attached; keep it alive for the
+       * array, which lives as long as the scheduler, which the lane keeps
+       * alive in turn: the array holds no reference, the context does. */
+      g_mutex_unlock (&self->lock);
+      lane_attach (lane);
+      return lane;
+    }
+  g_mutex_unlock (&self->lock);
+
+  return lane;
+}
+
+GasyncLane *
+gasync_scheduler_get_backlog_lane (GasyncScheduler *self)
+{
+  GasyncLane *lane;
+
+  g_mutex_lock (&self->lock);
+  lane = self->backlog_lane;
+  g_mutex_unlock (&self->lock);
+
+  if G_UNLIKELY (lane == NULL)
+    {
+      lane = gasync_scheduler_get_lane (self, G_PRIORITY_DEFAULT_IDLE);
+      g_mutex_lock (&self->lock);
+      self->backlog_lane = lane;
+      g_mutex_unlock (&self->lock);
+    }
+
+  return lane;
+}
+
 guint64
 gasync_scheduler_get_serial (GasyncScheduler *self)
 {
   return self->serial;
 }
 
-GasyncScheduler *
-gasync_scheduler_get_dispatching (void)
+/* The stack pool of the thread iterating the context. */
+gpointer
+gasync_scheduler_get_stack_pool (GasyncScheduler *self)
 {
-  return dispatching;
+  if G_UNLIKELY (self->stacks == NULL)
+    self->stacks = gasync_stack_pool_new ();
+
+  return self->stacks;
+}
+
+GasyncScheduler *
+gasync_lane_get_scheduler (GasyncLane *lane)
+{
+  return lane->scheduler;
+}
+
+void
+gasync_lane_push (GasyncLane     *self,
+                  GasyncRunnable *runnable)
+{
+  gboolean wakeup = FALSE;
+
+  runnable->next = NULL;
+
+  g_mutex_lock (&self->lock);
+  if (self->tail != NULL)
+    self->tail->next = runnable;
+  else
+    {
+      self->head = runnable;
+      wakeup = self->polling;
+    }
+  self->tail = runnable;
+  g_mutex_unlock (&self->lock);
+
+  if (wakeup)
+    g_main_context_wakeup (self->scheduler->context);
 }
 
 /*
@@ -324,48 +453,24 @@ gasync_scheduler_push (GasyncScheduler *self,
                        guint            bits)
 {
   GasyncFuturePrivate *priv = gasync_future_get_priv (future);
-  gboolean wakeup = FALSE;
   guint old;
 
-  old = g_atomic_int_or (&priv->deliver, bits | GASYNC_DELIVER_QUEUED);
+  old = (guint) g_atomic_int_or (&priv->deliver, bits | GASYNC_DELIVER_QUEUED);
   if (old & GASYNC_DELIVER_QUEUED)
     return;
 
   g_object_ref (future);
-
-  g_mutex_lock (&self->lock);
-  if (self->tail != NULL)
-    gasync_future_get_priv (self->tail)->queue_next = future;
-  else
-    {
-      self->head = future;
-      wakeup = self->polling;
-    }
-  self->tail = future;
-  g_mutex_unlock (&self->lock);
-
-  if (wakeup)
-    g_main_context_wakeup (self->context);
+  gasync_lane_push (self->default_lane, &priv->runnable);
 }
 
-/*
- * Queues @future for the next dispatch rather than a later round of the
- * current one.  Only from the dispatching thread.
- */
 void
 gasync_scheduler_defer (GasyncScheduler *self,
                         GasyncFuture    *future,
                         guint            bits)
 {
-  g_assert (dispatching == self);
-
   g_ptr_array_add (self->deferred, g_object_ref (future));
   g_ptr_array_add (self->deferred, GUINT_TO_POINTER (bits));
 }
-
-/* The coroutine running on this thread, if any (set by the coroutine
- * module around each switch into a coroutine). */
-static __thread GasyncFuture *current_coroutine;
 
 GasyncFuture *
 gasync_scheduler_get_current_coroutine (void)

@@ -9,4 +9,6 @@
 # include "gasync-enum-types.h"
 # include "gasync-error.h"
 # include "gasync-future.h"
+# include "gasync-coroutine.h"
+# include "gasync-await.h"
 #undef GASYNC_INSIDE

@@ -1,0 +1,854 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <gasync/gasync.h>
+
+#include "gasync-fiber-private.h"
+
+/* Runs @context until @future settles, failing the test after a while so a
+ * lost wake-up shows up as a failure rather than a hang. */
+static void
+run_until_done (GMainContext *context,
+                GasyncFuture *future)
+{
+  gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+
+  while (!gasync_future_is_done (future))
+    {
+      g_main_context_iteration (context, FALSE);
+      if (g_get_monotonic_time () > deadline)
+        g_error ("Timed out waiting for %s", gasync_future_get_name (future));
+    }
+}
+
+/* Iterates until nothing is ready, so queued deliveries have run.  After a
+ * dispatch that used up its budget the scheduler sits out one iteration,
+ * so only two idle iterations in a row mean there is nothing left. */
+static void
+drain (GMainContext *context)
+{
+  for (int idle = 0; idle < 2;)
+    idle = g_main_context_iteration (context, FALSE) ? 0 : idle + 1;
+}
+
+typedef struct
+{
+  GMainContext *context;
+} Fixture;
+
+static void
+fixture_setup (Fixture       *fixture,
+               gconstpointer  data)
+{
+  fixture->context = g_main_context_new ();
+  g_main_context_push_thread_default (fixture->context);
+}
+
+static void
+fixture_teardown (Fixture       *fixture,
+                  gconstpointer  data)
+{
+  drain (fixture->context);
+  g_main_context_pop_thread_default (fixture->context);
+  g_main_context_unref (fixture->context);
+}
+
+/* --- await on settled and pending futures ----------------------------- */
+
+static gboolean
+add_body (gpointer   user_data,
+          GValue    *result,
+          GError   **error)
+{
+  GasyncFuture *pending = user_data;
+  int a, b;
+
+  a = gasync_await_int (gasync_future_new_resolved_int (40), error);
+  if (*error != NULL)
+    return FALSE;
+
+  b = gasync_await_int (g_object_ref (pending), error);
+  if (*error != NULL)
+    return FALSE;
+
+  g_value_init (result, G_TYPE_INT);
+  g_value_set_int (result, a + b);
+  return TRUE;
+}
+
+static gboolean
+resolve_two (gpointer data)
+{
+  gasync_future_resolve_int (data, 2);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+test_await_basic (Fixture       *fixture,
+                  gconstpointer  data)
+{
+  g_autoptr(GasyncFuture) pending = gasync_future_new ();
+  g_autoptr(GasyncCoroutine) co = NULL;
+  g_autoptr(GError) error = NULL;
+  GSource *source;
+
+  co = gasync_coroutine_spawn ("add", add_body, pending, NULL);
+  g_assert_true (GASYNC_IS_FUTURE (co));
+  /* Spawning never runs the body synchronously. */
+  g_assert_cmpint (gasync_future_get_state (GASYNC_FUTURE (co)), ==, GASYNC_FUTURE_STATE_PENDING);
+  g_assert_cmpstr (gasync_future_get_name (GASYNC_FUTURE (co)), ==, "add");
+
+  drain (fixture->context);
+  g_assert_false (gasync_future_is_done (GASYNC_FUTURE (co)));
+  {
+    g_autoptr(GasyncFuture) awaiting = gasync_coroutine_dup_awaiting (co);
+    g_assert_true (awaiting == pending);
+  }
+
+  source = g_timeout_source_new (1);
+  g_source_set_callback (source, resolve_two, pending, NULL);
+  g_source_attach (source, fixture->context);
+  g_source_unref (source);
+
+  run_until_done (fixture->context, GASYNC_FUTURE (co));
+  g_assert_cmpint (gasync_future_get_int (GASYNC_FUTURE (co), &error), ==, 42);
+  g_assert_no_error (error);
+
+  drain (fixture->context);
+  g_assert_finalize_object (g_steal_pointer (&co));
+}
+
+static gboolean
+fail_body (gpointer   user_data,
+           GValue    *result,
+           GError   **error)
+{
+  return gasync_await (gasync_future_new_for_error (g_error_new_literal (G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "nope")),
+                       error);
+}
+
+static gboolean
+cancel_self_body (gpointer   user_data,
+                  GValue    *result,
+                  GError   **error)
+{
+  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CANCELLED, "gave up");
+  return FALSE;
+}
+
+static void
+test_outcomes (Fixture       *fixture,
+               gconstpointer  data)
+{
+  g_autoptr(GasyncCoroutine) failing = gasync_coroutine_spawn ("fail", fail_body, NULL, NULL);
+  g_autoptr(GasyncCoroutine) cancelling = gasync_coroutine_spawn ("cancel", cancel_self_body, NULL, NULL);
+  g_autoptr(GError) error = NULL;
+
+  run_until_done (fixture->context, GASYNC_FUTURE (failing));
+  run_until_done (fixture->context, GASYNC_FUTURE (cancelling));
+
+  g_assert_cmpint (gasync_future_get_state (GASYNC_FUTURE (failing)), ==, GASYNC_FUTURE_STATE_REJECTED);
+  g_assert_false (gasync_future_propagate_error (GASYNC_FUTURE (failing), &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+
+  g_assert_cmpint (gasync_future_get_state (GASYNC_FUTURE (cancelling)), ==, GASYNC_FUTURE_STATE_CANCELLED);
+
+  drain (fixture->context);
+  g_assert_finalize_object (g_steal_pointer (&failing));
+  g_assert_finalize_object (g_steal_pointer (&cancelling));
+}
+
+/* --- await outside a coroutine ----------------------------------------- */
+
+static void
+test_await_outside (Fixture       *fixture,
+                    gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  GasyncFuture *pending = gasync_future_new ();
+  GasyncFuture *watch = g_object_ref (pending);
+
+  /* A settled future is fine anywhere. */
+  g_assert_cmpint (gasync_await_int (gasync_future_new_resolved_int (7), &error), ==, 7);
+  g_assert_no_error (error);
+
+  /* A pending one fails fast instead of spinning a nested loop. */
+  g_assert_false (gasync_await (pending, &error));
+  g_assert_error (error, GASYNC_ERROR, GASYNC_ERROR_NOT_IN_COROUTINE);
+  g_assert_null (gasync_coroutine_get_current ());
+
+  /* The await took ownership of the future and dropped it. */
+  g_assert_finalize_object (watch);
+}
+
+/* --- gasync_future_wait inside a coroutine ------------------------------ */
+
+static gboolean
+wait_inside_body (gpointer   user_data,
+                  GValue    *result,
+                  GError   **error)
+{
+  g_autoptr(GasyncFuture) pending = gasync_future_new ();
+  g_autoptr(GError) local_error = NULL;
+  gboolean *checked = user_data;
+
+  g_assert_nonnull (gasync_coroutine_get_current ());
+  g_assert_false (gasync_future_wait (pending, &local_error));
+  g_assert_error (local_error, GASYNC_ERROR, GASYNC_ERROR_IN_COROUTINE);
+  *checked = TRUE;
+  return TRUE;
+}
+
+static void
+test_wait_inside (Fixture       *fixture,
+                  gconstpointer  data)
+{
+  gboolean checked = FALSE;
+  g_autoptr(GasyncCoroutine) co = gasync_coroutine_spawn ("wait-inside", wait_inside_body, &checked, NULL);
+  g_autoptr(GError) error = NULL;
+
+  /* From outside, waiting on the coroutine runs the context until done. */
+  g_assert_true (gasync_future_wait (GASYNC_FUTURE (co), &error));
+  g_assert_no_error (error);
+  g_assert_true (checked);
+  drain (fixture->context);
+  g_assert_finalize_object (g_steal_pointer (&co));
+}
+
+/* --- chains of nested awaits ------------------------------------------- */
+
+typedef struct
+{
+  int depth;
+  int *cleanups;
+} ChainLink;
+
+static gboolean chain_body (gpointer user_data, GValue *result, GError **error);
+
+static gboolean
+chain_body (gpointer   user_data,
+            GValue    *result,
+            GError   **error)
+{
+  ChainLink *link = user_data;
+  int value;
+
+  if (link->depth == 0)
+    {
+      value = 0;
+    }
+  else
+    {
+      ChainLink *child = g_new0 (ChainLink, 1);
+
+      child->depth = link->depth - 1;
+      child->cleanups = link->cleanups;
+      value = gasync_await_int (GASYNC_FUTURE (gasync_coroutine_spawn ("chain", chain_body, child, g_free)),
+                                error);
+      if (*error != NULL)
+        return FALSE;
+    }
+
+  g_value_init (result, G_TYPE_INT);
+  g_value_set_int (result, value + 1);
+  return TRUE;
+}
+
+static void
+test_chain (Fixture       *fixture,
+            gconstpointer  data)
+{
+  ChainLink root = { .depth = GPOINTER_TO_INT (data) };
+  g_autoptr(GasyncCoroutine) co = gasync_coroutine_spawn ("chain-root", chain_body, &root, NULL);
+  g_autoptr(GError) error = NULL;
+
+  run_until_done (fixture->context, GASYNC_FUTURE (co));
+  g_assert_cmpint (gasync_future_get_int (GASYNC_FUTURE (co), &error), ==, root.depth + 1);
+  g_assert_no_error (error);
+
+  drain (fixture->context);
+  g_assert_finalize_object (g_steal_pointer (&co));
+}
+
+/* --- many coroutines spawned and completed ------------------------------ */
+
+static int completed;
+
+static gboolean
+count_body (gpointer   user_data,
+            GValue    *result,
+            GError   **error)
+{
+  completed++;
+  return TRUE;
+}
+
+static void
+test_many (Fixture       *fixture,
+           gconstpointer  data)
+{
+  const int n = 100000;
+  GasyncCoroutine *last = NULL;
+
+  completed = 0;
+  for (int i = 0; i < n; i++)
+    {
+      GasyncCoroutine *co = gasync_coroutine_spawn (NULL, count_body, NULL, NULL);
+
+      if (i == n - 1)
+        last = co;
+      else
+        g_object_unref (co);
+    }
+
+  run_until_done (fixture->context, GASYNC_FUTURE (last));
+  g_assert_cmpint (completed, ==, n);
+  drain (fixture->context);
+  g_assert_finalize_object (last);
+
+  {
+    g_autoptr(GPtrArray) live = gasync_coroutine_list ();
+    g_assert_cmpuint (live->len, ==, 0);
+  }
+}
+
+/* --- ping-pong --------------------------------------------------------- */
+
+typedef struct
+{
+  GasyncFuture *to_ping;
+  GasyncFuture *to_pong;
+  int rounds;
+  int hops;
+} PingPong;
+
+static gboolean
+ping_body (gpointer   user_data,
+           GValue    *result,
+           GError   **error)
+{
+  PingPong *pp = user_data;
+
+  for (int i = 0; i < pp->rounds; i++)
+    {
+      GasyncFuture *mine = gasync_future_new ();
+
+      pp->to_ping = g_object_ref (mine);
+      gasync_future_resolve_int (pp->to_pong, i);
+      g_clear_object (&pp->to_pong);
+      if (gasync_await_int (mine, error) != i || *error != NULL)
+        return FALSE;
+      pp->hops++;
+    }
+  return TRUE;
+}
+
+static gboolean
+pong_body (gpointer   user_data,
+           GValue    *result,
+           GError   **error)
+{
+  PingPong *pp = user_data;
+
+  for (int i = 0; i < pp->rounds; i++)
+    {
+      GasyncFuture *mine = pp->to_pong;
+      int got;
+
+      g_object_ref (mine);
+      got = gasync_await_int (mine, error);
+      if (*error != NULL || got != i)
+        return FALSE;
+      pp->hops++;
+      /* Hand the next future back before resolving the one ping awaits. */
+      {
+        GasyncFuture *ping = g_steal_pointer (&pp->to_ping);
+
+        pp->to_pong = gasync_future_new ();
+        gasync_future_resolve_int (ping, i);
+        g_object_unref (ping);
+      }
+    }
+  return TRUE;
+}
+
+static void
+test_ping_pong (Fixture       *fixture,
+                gconstpointer  data)
+{
+  PingPong pp = { .rounds = 10000 };
+  g_autoptr(GasyncCoroutine) pong = NULL;
+  g_autoptr(GasyncCoroutine) ping = NULL;
+  g_autoptr(GError) error = NULL;
+  guint iterations = 0;
+
+  pp.to_pong = gasync_future_new ();
+  pong = gasync_coroutine_spawn ("pong", pong_body, &pp, NULL);
+  ping = gasync_coroutine_spawn ("ping", ping_body, &pp, NULL);
+
+  while (!gasync_future_is_done (GASYNC_FUTURE (ping)) || !gasync_future_is_done (GASYNC_FUTURE (pong)))
+    {
+      g_main_context_iteration (fixture->context, FALSE);
+      iterations++;
+    }
+
+  g_assert_true (gasync_future_propagate_error (GASYNC_FUTURE (ping), &error));
+  g_assert_no_error (error);
+  g_assert_true (gasync_future_propagate_error (GASYNC_FUTURE (pong), &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (pp.hops, ==, 2 * pp.rounds);
+  /* Hops within one dispatch do not each cost a main-loop iteration. */
+  g_test_message ("%d hops in %u iterations", pp.hops, iterations);
+  g_assert_cmpuint (iterations, <, (guint) pp.hops / 4);
+
+  g_clear_object (&pp.to_pong);
+  g_clear_object (&pp.to_ping);
+  drain (fixture->context);
+  g_assert_finalize_object (g_steal_pointer (&ping));
+  g_assert_finalize_object (g_steal_pointer (&pong));
+}
+
+/* --- yield fairness ----------------------------------------------------- */
+
+static gboolean stop_yielding;
+
+static gboolean
+yield_body (gpointer   user_data,
+            GValue    *result,
+            GError   **error)
+{
+  guint64 *count = user_data;
+
+  while (!stop_yielding)
+    {
+      if (!gasync_yield (error))
+        return FALSE;
+      (*count)++;
+    }
+  return TRUE;
+}
+
+static gboolean
+paint_tick (gpointer user_data)
+{
+  guint *ticks = user_data;
+
+  (*ticks)++;
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+test_yield_fairness (Fixture       *fixture,
+                     gconstpointer  data)
+{
+  GPtrArray *yielders = g_ptr_array_new_with_free_func (g_object_unref);
+  guint64 yields = 0;
+  guint ticks = 0;
+  gint64 end;
+  GSource *paint;
+
+  stop_yielding = FALSE;
+  for (int i = 0; i < 1000; i++)
+    g_ptr_array_add (yielders, gasync_coroutine_spawn ("yielder", yield_body, &yields, NULL));
+
+  /* GTK paints at priority 120; a 5 ms timer there must keep firing. */
+  paint = g_timeout_source_new (5);
+  g_source_set_priority (paint, 120);
+  g_source_set_callback (paint, paint_tick, &ticks, NULL);
+  g_source_attach (paint, fixture->context);
+
+  end = g_get_monotonic_time () + 300 * 1000;
+  while (g_get_monotonic_time () < end)
+    g_main_context_iteration (fixture->context, TRUE);
+
+  g_test_message ("%" G_GUINT64_FORMAT " yields, %u ticks in 300 ms", yields, ticks);
+  g_assert_cmpuint (yields, >, 1000);
+  /* Ideal is 60; allow slow machines and valgrind a wide margin. */
+  g_assert_cmpuint (ticks, >=, 10);
+
+  g_source_destroy (paint);
+  g_source_unref (paint);
+
+  stop_yielding = TRUE;
+  for (guint i = 0; i < yielders->len; i++)
+    run_until_done (fixture->context, g_ptr_array_index (yielders, i));
+  g_ptr_array_unref (yielders);
+}
+
+/* --- cancellation at every await of a chain ------------------------------ */
+
+typedef struct
+{
+  int steps;
+  int cancel_at;
+  int reached;
+  gboolean cleaned_up;
+  GasyncFuture *current;
+} CancelChain;
+
+static gboolean
+cancel_chain_body (gpointer   user_data,
+                   GValue    *result,
+                   GError   **error)
+{
+  CancelChain *chain = user_data;
+  gboolean ok = TRUE;
+
+  for (int i = 0; i < chain->steps && ok; i++)
+    {
+      GasyncFuture *step = gasync_future_new ();
+
+      g_set_object (&chain->current, step);
+      chain->reached = i;
+      ok = gasync_await (step, error);
+    }
+
+  /* Clean-up code after a failed await always runs. */
+  g_clear_object (&chain->current);
+  chain->cleaned_up = TRUE;
+  return ok;
+}
+
+static void
+test_cancel_chain (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  const int steps = 8;
+
+  for (int cancel_at = 0; cancel_at < steps; cancel_at++)
+    {
+      CancelChain chain = { .steps = steps, .cancel_at = cancel_at };
+      g_autoptr(GasyncCoroutine) co = gasync_coroutine_spawn ("cancel-chain", cancel_chain_body, &chain, NULL);
+      GasyncFuture *awaited = NULL;
+      g_autoptr(GError) error = NULL;
+
+      drain (fixture->context);
+      for (int i = 0; i < cancel_at; i++)
+        {
+          g_assert_nonnull (chain.current);
+          gasync_future_resolve_void (chain.current);
+          drain (fixture->context);
+        }
+      g_assert_cmpint (chain.reached, ==, cancel_at);
+      awaited = g_object_ref (chain.current);
+
+      g_assert_true (gasync_future_cancel (GASYNC_FUTURE (co)));
+      g_assert_true (g_cancellable_is_cancelled (gasync_future_get_cancellable (GASYNC_FUTURE (co))));
+      run_until_done (fixture->context, GASYNC_FUTURE (co));
+
+      g_assert_true (chain.cleaned_up);
+      g_assert_true (gasync_future_is_cancelled (awaited));
+      g_assert_cmpint (gasync_future_get_state (GASYNC_FUTURE (co)), ==, GASYNC_FUTURE_STATE_CANCELLED);
+      g_assert_false (gasync_future_propagate_error (GASYNC_FUTURE (co), &error));
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+
+      drain (fixture->context);
+      g_assert_finalize_object (awaited);
+      g_assert_finalize_object (g_steal_pointer (&co));
+    }
+}
+
+/* Cancelled while running: the next await fails at once. */
+static gboolean
+cancel_while_running_body (gpointer   user_data,
+                           GValue    *result,
+                           GError   **error)
+{
+  GasyncCoroutine *self = gasync_coroutine_get_current ();
+  gboolean *saw = user_data;
+
+  gasync_future_cancel (GASYNC_FUTURE (self));
+  /* Even a settled future fails now?  No: settled futures return at once. */
+  if (!gasync_await (gasync_future_new_resolved_int (1), error))
+    return FALSE;
+  /* A pending one fails with cancellation, without suspending forever. */
+  *saw = !gasync_await (gasync_future_new (), error);
+  return FALSE;
+}
+
+static void
+test_cancel_while_running (Fixture       *fixture,
+                           gconstpointer  data)
+{
+  gboolean saw = FALSE;
+  g_autoptr(GasyncCoroutine) co = gasync_coroutine_spawn ("self-cancel", cancel_while_running_body, &saw, NULL);
+
+  run_until_done (fixture->context, GASYNC_FUTURE (co));
+  g_assert_true (saw);
+  g_assert_true (gasync_future_is_cancelled (GASYNC_FUTURE (co)));
+  drain (fixture->context);
+  g_assert_finalize_object (g_steal_pointer (&co));
+}
+
+/* --- settled from other threads ------------------------------------------ */
+
+#define N_THREAD_FUTURES 2000
+
+typedef struct
+{
+  GAsyncQueue *queue;
+  int woken;
+} CrossThread;
+
+static gpointer
+settler_thread (gpointer data)
+{
+  CrossThread *ct = data;
+
+  for (int i = 0; i < N_THREAD_FUTURES; i++)
+    {
+      GasyncFuture *future = g_async_queue_pop (ct->queue);
+
+      gasync_future_resolve_int (future, i);
+      g_object_unref (future);
+    }
+  return NULL;
+}
+
+static gboolean
+cross_thread_body (gpointer   user_data,
+                   GValue    *result,
+                   GError   **error)
+{
+  CrossThread *ct = user_data;
+
+  for (int i = 0; i < N_THREAD_FUTURES; i++)
+    {
+      GasyncFuture *future = gasync_future_new ();
+
+      g_async_queue_push (ct->queue, g_object_ref (future));
+      if (gasync_await_int (future, error) != i || *error != NULL)
+        return FALSE;
+      ct->woken++;
+    }
+  return TRUE;
+}
+
+static void
+test_cross_thread (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  CrossThread ct = { .queue = g_async_queue_new () };
+  g_autoptr(GasyncCoroutine) co = gasync_coroutine_spawn ("cross-thread", cross_thread_body, &ct, NULL);
+  GThread *thread = g_thread_new ("settler", settler_thread, &ct);
+  g_autoptr(GError) error = NULL;
+
+  /* Blocking iterations: only the settler's wake-ups can make progress. */
+  while (!gasync_future_is_done (GASYNC_FUTURE (co)))
+    g_main_context_iteration (fixture->context, TRUE);
+
+  g_thread_join (thread);
+  g_assert_true (gasync_future_propagate_error (GASYNC_FUTURE (co), &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (ct.woken, ==, N_THREAD_FUTURES);
+  g_async_queue_unref (ct.queue);
+  drain (fixture->context);
+  g_assert_finalize_object (g_steal_pointer (&co));
+}
+
+/* Spawned from another thread onto this context. */
+static gpointer
+spawner_thread (gpointer data)
+{
+  return gasync_coroutine_spawn_full (data, G_PRIORITY_DEFAULT, 0, "from-thread",
+                                      count_body, NULL, NULL);
+}
+
+static void
+test_spawn_from_thread (Fixture       *fixture,
+                        gconstpointer  data)
+{
+  GThread *thread = g_thread_new ("spawner", spawner_thread, fixture->context);
+  g_autoptr(GasyncCoroutine) co = g_thread_join (thread);
+
+  g_assert_true (gasync_future_get_context (GASYNC_FUTURE (co)) == fixture->context);
+  while (!gasync_future_is_done (GASYNC_FUTURE (co)))
+    g_main_context_iteration (fixture->context, TRUE);
+  drain (fixture->context);
+  g_assert_finalize_object (g_steal_pointer (&co));
+}
+
+/* --- stepped coroutines ---------------------------------------------- */
+
+typedef struct
+{
+  int step;
+  GasyncFuture *pending;
+  gboolean saw_cancel;
+} Stepper;
+
+static GasyncFuture *
+stepper_step (GasyncCoroutine *coroutine,
+              GasyncFuture    *awaited,
+              gpointer         user_data)
+{
+  Stepper *s = user_data;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (gasync_coroutine_get_current () == coroutine);
+
+  switch (s->step++)
+    {
+    case 0:
+      g_assert_null (awaited);
+      return gasync_future_new_resolved_int (5);
+
+    case 1:
+      g_assert_cmpint (gasync_future_get_int (awaited, &error), ==, 5);
+      g_assert_no_error (error);
+      s->pending = gasync_future_new ();
+      return g_object_ref (s->pending);
+
+    case 2:
+      if (gasync_future_is_cancelled (awaited))
+        {
+          s->saw_cancel = TRUE;
+          gasync_future_reject_literal (GASYNC_FUTURE (coroutine), G_IO_ERROR, G_IO_ERROR_CANCELLED, "stop");
+          return NULL;
+        }
+      gasync_future_resolve_int (GASYNC_FUTURE (coroutine), gasync_future_get_int (awaited, NULL) * 2);
+      return NULL;
+
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+static void
+test_stepped (Fixture       *fixture,
+              gconstpointer  data)
+{
+  Stepper s = { 0 };
+  g_autoptr(GasyncCoroutine) co = gasync_coroutine_spawn_stepped (NULL, "stepper", stepper_step, &s, NULL);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_false (gasync_coroutine_is_stackful (co));
+  drain (fixture->context);
+  g_assert_cmpint (s.step, ==, 2);
+  gasync_future_resolve_int (s.pending, 21);
+  run_until_done (fixture->context, GASYNC_FUTURE (co));
+  g_assert_cmpint (gasync_future_get_int (GASYNC_FUTURE (co), &error), ==, 42);
+  g_assert_no_error (error);
+  g_clear_object (&s.pending);
+  drain (fixture->context);
+  g_assert_finalize_object (g_steal_pointer (&co));
+
+  /* Cancelled while waiting: the step sees a cancelled future at once. */
+  s = (Stepper) { 0 };
+  co = gasync_coroutine_spawn_stepped (NULL, "stepper", stepper_step, &s, NULL);
+  drain (fixture->context);
+  g_assert_true (gasync_future_cancel (GASYNC_FUTURE (co)));
+  run_until_done (fixture->context, GASYNC_FUTURE (co));
+  g_assert_true (s.saw_cancel);
+  g_assert_true (gasync_future_is_cancelled (s.pending));
+  g_assert_true (gasync_future_is_cancelled (GASYNC_FUTURE (co)));
+  g_clear_object (&s.pending);
+  drain (fixture->context);
+  g_assert_finalize_object (g_steal_pointer (&co));
+}
+
+/* --- diagnostics -------------------------------------------------------- */
+
+static gboolean
+park_body (gpointer   user_data,
+           GValue    *result,
+           GError   **error)
+{
+  return gasync_await (g_object_ref (user_data), error);
+}
+
+static void
+test_describe (Fixture       *fixture,
+               gconstpointer  data)
+{
+  g_autoptr(GasyncFuture) gate = gasync_future_new ();
+  g_autoptr(GasyncCoroutine) co = gasync_coroutine_spawn ("parked-reader", park_body, gate, NULL);
+  g_autofree char *text = NULL;
+
+  gasync_future_set_name (gate, "the-gate");
+  drain (fixture->context);
+  text = gasync_coroutine_describe_all ();
+  g_test_message ("%s", text);
+  g_assert_nonnull (strstr (text, "parked-reader"));
+  g_assert_nonnull (strstr (text, "awaiting GasyncFuture the-gate"));
+
+  gasync_future_resolve_void (gate);
+  run_until_done (fixture->context, GASYNC_FUTURE (co));
+  drain (fixture->context);
+  g_assert_finalize_object (g_steal_pointer (&co));
+}
+
+/* --- stack overflow ---------------------------------------------------- */
+
+G_GNUC_NO_INLINE static int
+recurse (volatile char *prev,
+         int            depth)
+{
+  volatile char frame[1024];
+
+  frame[0] = (char) depth;
+  frame[1023] = prev ? prev[0] : 0;
+  /* The bound is far beyond any stack; it only keeps the compiler from
+   * treating the recursion as infinite. */
+  if (depth > 1000000000)
+    return 0;
+  return recurse (frame, depth + 1) + frame[0];
+}
+
+static gboolean
+overflow_body (gpointer   user_data,
+               GValue    *result,
+               GError   **error)
+{
+  recurse (NULL, 0);
+  return TRUE;
+}
+
+static void
+test_stack_overflow (void)
+{
+  if (g_test_subprocess ())
+    {
+      GMainContext *context = g_main_context_new ();
+      GasyncCoroutine *co;
+
+      g_main_context_push_thread_default (context);
+      gasync_fiber_install_overflow_handler ();
+      co = gasync_coroutine_spawn ("runaway-recursion", overflow_body, NULL, NULL);
+      run_until_done (context, GASYNC_FUTURE (co));
+      return;
+    }
+
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_failed ();
+  g_test_trap_assert_stderr ("*stack overflow in coroutine 'runaway-recursion'*");
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+#define ADD(path, func, data) \
+  g_test_add (path, Fixture, data, fixture_setup, func, fixture_teardown)
+
+  ADD ("/Gasync/Coroutine/await-basic", test_await_basic, NULL);
+  ADD ("/Gasync/Coroutine/outcomes", test_outcomes, NULL);
+  ADD ("/Gasync/Coroutine/await-outside", test_await_outside, NULL);
+  ADD ("/Gasync/Coroutine/wait-inside", test_wait_inside, NULL);
+  ADD ("/Gasync/Coroutine/chain-10", test_chain, GINT_TO_POINTER (10));
+  ADD ("/Gasync/Coroutine/chain-10000", test_chain, GINT_TO_POINTER (10000));
+  ADD ("/Gasync/Coroutine/many", test_many, NULL);
+  ADD ("/Gasync/Coroutine/ping-pong", test_ping_pong, NULL);
+  ADD ("/Gasync/Coroutine/yield-fairness", test_yield_fairness, NULL);
+  ADD ("/Gasync/Coroutine/cancel-chain", test_cancel_chain, NULL);
+  ADD ("/Gasync/Coroutine/cancel-while-running", test_cancel_while_running, NULL);
+  ADD ("/Gasync/Coroutine/cross-thread", test_cross_thread, NULL);
+  ADD ("/Gasync/Coroutine/spawn-from-thread", test_spawn_from_thread, NULL);
+  ADD ("/Gasync/Coroutine/stepped", test_stepped, NULL);
+  ADD ("/Gasync/Coroutine/describe", test_describe, NULL);
+  g_test_add_func ("/Gasync/Coroutine/stack-overflow", test_stack_overflow);
+
+  return g_test_run ();
+}
