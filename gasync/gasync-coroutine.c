@@ -80,13 +80,12 @@ struct _GasyncCoroutine
 {
   GasyncFuture             parent_instance;
 
-  /* Read-only after spawn. */
+  /* Read-only after spawn.  The body is a GasyncCoroutineFunc, or a
+   * GasyncCoroutineStepFunc when stepped is set. */
   GasyncLane              *lane;
-  GasyncCoroutineFunc      func;
-  GasyncCoroutineStepFunc  step;
+  gpointer                 body;
   gpointer                 data;
   GDestroyNotify           destroy;
-  gsize                    stack_size;
   gint64                   spawn_time;
 
   /* Queue entry for resumption; resume_queued (atomic) keeps it in at most
@@ -100,12 +99,16 @@ struct _GasyncCoroutine
   /* The rest belongs to the thread running the coroutine. */
   GasyncStack             *stack;
   GasyncFiber              fiber;
-  GasyncFiber             *caller;
   /* The future a suspended await waits for (a reference), or NULL.  Also
    * read by wake_cb on other threads, atomically, to ignore stale wakes. */
   GasyncFuture            *awaiting;
   GasyncDoneCallback       wake;
-  GList                    link;
+  /* Links in the list of live coroutines, guarded by live_lock. */
+  GasyncCoroutine         *live_prev;
+  GasyncCoroutine         *live_next;
+  /* Usable stack bytes asked for at spawn (0 for the default). */
+  guint32                  stack_size;
+  guint                    stepped : 1;
   guint                    started : 1;
   guint                    finished : 1;
   guint                    yielded : 1;
@@ -117,12 +120,18 @@ G_DEFINE_FINAL_TYPE (GasyncCoroutine, gasync_coroutine, GASYNC_TYPE_FUTURE)
 /* Every coroutine that has been spawned and has not finished, for
  * diagnostics; guarded by live_lock. */
 static GMutex live_lock;
-static GQueue live = G_QUEUE_INIT;
+static GasyncCoroutine *live_head;
+static GasyncCoroutine *live_tail;
 
 /* The fiber of the thread's own stack, and the fiber running now. */
 static __thread GasyncFiber  thread_fiber;
 static __thread gboolean     thread_fiber_ready;
 static __thread GasyncFiber *current_fiber;
+/* The fiber that switched into the running coroutine, where it returns when
+ * it suspends.  Kept per thread rather than per coroutine (every byte of a
+ * suspended coroutine counts); switch_in() saves and restores it, so nested
+ * resumptions unwind in order. */
+static __thread GasyncFiber *resumer;
 
 static void resume_run (GasyncRunnable *runnable);
 
@@ -184,7 +193,6 @@ static void
 gasync_coroutine_init (GasyncCoroutine *self)
 {
   self->resume.run = resume_run;
-  self->link.data = self;
 }
 
 static void
@@ -208,14 +216,8 @@ coroutine_new (GMainContext *context,
   GasyncScheduler *scheduler;
 
   self = (GasyncCoroutine *) g_object_new_with_properties (GASYNC_TYPE_COROUTINE, 0, NULL, NULL);
-  if (context != NULL && context != gasync_future_get_context (GASYNC_FUTURE (self)))
-    {
-      GasyncFuturePrivate *priv = gasync_future_get_priv (GASYNC_FUTURE (self));
-
-      g_main_context_unref (priv->context);
-      priv->context = g_main_context_ref (context);
-      priv->scheduler = gasync_scheduler_get_for_context (context);
-    }
+  if (context != NULL)
+    gasync_future_set_context (GASYNC_FUTURE (self), context);
 
   scheduler = gasync_future_get_priv (GASYNC_FUTURE (self))->scheduler;
   self->lane = gasync_scheduler_get_lane (scheduler, priority);
@@ -237,7 +239,12 @@ start (GasyncCoroutine *self)
   g_object_ref (self);
 
   g_mutex_lock (&live_lock);
-  g_queue_push_tail_link (&live, &self->link);
+  self->live_prev = live_tail;
+  if (live_tail != NULL)
+    live_tail->live_next = self;
+  else
+    live_head = self;
+  live_tail = self;
   g_mutex_unlock (&live_lock);
 
   queue_resume (self, self->lane);
@@ -296,12 +303,13 @@ gasync_coroutine_spawn_full (GMainContext        *context,
   GasyncCoroutine *self;
 
   g_return_val_if_fail (func != NULL, NULL);
+  g_return_val_if_fail (stack_size <= G_MAXUINT32, NULL);
 
   self = coroutine_new (context, priority, name);
-  self->func = func;
+  self->body = func;
   self->data = user_data;
   self->destroy = destroy;
-  self->stack_size = stack_size;
+  self->stack_size = (guint32) stack_size;
   start (self);
 
   return self;
@@ -336,7 +344,8 @@ gasync_coroutine_spawn_stepped (GMainContext            *context,
   g_return_val_if_fail (func != NULL, NULL);
 
   self = coroutine_new (context, G_PRIORITY_DEFAULT, name);
-  self->step = func;
+  self->body = func;
+  self->stepped = TRUE;
   self->data = user_data;
   self->destroy = destroy;
   start (self);
@@ -350,7 +359,15 @@ finish (GasyncCoroutine *self)
   self->finished = TRUE;
 
   g_mutex_lock (&live_lock);
-  g_queue_unlink (&live, &self->link);
+  if (self->live_prev != NULL)
+    self->live_prev->live_next = self->live_next;
+  else
+    live_head = self->live_next;
+  if (self->live_next != NULL)
+    self->live_next->live_prev = self->live_prev;
+  else
+    live_tail = self->live_prev;
+  self->live_prev = self->live_next = NULL;
   g_mutex_unlock (&live_lock);
 
   /* The data may belong to a binding: it is released here, on the thread's
@@ -372,7 +389,9 @@ body_entry (gpointer data)
   GValue result = G_VALUE_INIT;
   GError *error = NULL;
 
-  if (self->func (self->data, &result, &error))
+  GasyncCoroutineFunc func = self->body;
+
+  if (func (self->data, &result, &error))
     {
       if (error != NULL)
         {
@@ -400,7 +419,7 @@ body_entry (gpointer data)
     }
 
   self->finished = TRUE;
-  gasync_fiber_switch_final (&self->fiber, self->caller);
+  gasync_fiber_switch_final (&self->fiber, resumer);
 }
 
 static inline GasyncFiber *
@@ -423,6 +442,7 @@ switch_in (GasyncCoroutine *self)
 {
   GasyncFuture *previous = gasync_scheduler_get_current_coroutine ();
   GasyncFiber *caller = get_current_fiber ();
+  GasyncFiber *previous_resumer = resumer;
 
   if G_UNLIKELY (!self->started)
     {
@@ -435,7 +455,7 @@ switch_in (GasyncCoroutine *self)
       self->fiber.name = gasync_future_get_name (GASYNC_FUTURE (self));
     }
 
-  self->caller = caller;
+  resumer = caller;
   current_fiber = &self->fiber;
   gasync_scheduler_set_current_coroutine (GASYNC_FUTURE (self));
 
@@ -443,6 +463,7 @@ switch_in (GasyncCoroutine *self)
 
   gasync_scheduler_set_current_coroutine (previous);
   current_fiber = caller;
+  resumer = previous_resumer;
 
   if (self->finished)
     {
@@ -451,6 +472,7 @@ switch_in (GasyncCoroutine *self)
       gasync_fiber_clear (&self->fiber);
       gasync_stack_pool_release (gasync_scheduler_get_stack_pool (scheduler),
                                  g_steal_pointer (&self->stack));
+      gasync_scheduler_stack_released (scheduler);
       finish (self);
     }
 }
@@ -459,7 +481,7 @@ switch_in (GasyncCoroutine *self)
 static void
 suspend (GasyncCoroutine *self)
 {
-  gasync_fiber_switch (&self->fiber, self->caller);
+  gasync_fiber_switch (&self->fiber, resumer);
 }
 
 static gboolean
@@ -507,7 +529,7 @@ step_run (GasyncCoroutine *self)
     GasyncFuture *previous = gasync_scheduler_get_current_coroutine ();
 
     gasync_scheduler_set_current_coroutine (GASYNC_FUTURE (self));
-    next = self->step (self, awaited, self->data);
+    next = ((GasyncCoroutineStepFunc) self->body) (self, awaited, self->data);
     gasync_scheduler_set_current_coroutine (previous);
     g_clear_object (&awaited);
   }
@@ -552,7 +574,7 @@ resume_run (GasyncRunnable *runnable)
 
   if (self->finished)
     ;
-  else if (self->step != NULL)
+  else if (self->stepped)
     step_run (self);
   else if (!self->started || self->yielded ||
            (self->awaiting != NULL &&
@@ -580,7 +602,7 @@ await_internal (GasyncFuture  *future,
     return future;
 
   self = current_coroutine ();
-  if (self == NULL || self->step != NULL)
+  if (self == NULL || self->stepped)
     {
       g_set_error (error, GASYNC_ERROR, GASYNC_ERROR_NOT_IN_COROUTINE,
                    "Cannot await the pending future %s outside a coroutine",
@@ -836,7 +858,7 @@ gasync_yield (GError **error)
 
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (self == NULL || self->step != NULL)
+  if (self == NULL || self->stepped)
     return TRUE;
 
   if (!take_cancel (self))
@@ -904,7 +926,7 @@ gasync_coroutine_is_stackful (GasyncCoroutine *self)
 {
   g_return_val_if_fail (GASYNC_IS_COROUTINE (self), FALSE);
 
-  return self->func != NULL;
+  return !self->stepped;
 }
 
 /**
@@ -939,8 +961,8 @@ gasync_coroutine_list (void)
   GPtrArray *ret = g_ptr_array_new_with_free_func (g_object_unref);
 
   g_mutex_lock (&live_lock);
-  for (GList *l = live.head; l != NULL; l = l->next)
-    g_ptr_array_add (ret, g_object_ref (l->data));
+  for (GasyncCoroutine *iter = live_head; iter != NULL; iter = iter->live_next)
+    g_ptr_array_add (ret, g_object_ref (iter));
   g_mutex_unlock (&live_lock);
 
   return ret;
@@ -988,7 +1010,7 @@ gasync_coroutine_describe_all (void)
 
       g_string_append_printf (str, "  %s (%p) %s %s, %.3f s old",
                               name ? name : "(unnamed)", co,
-                              co->func ? "stackful" : "stepped",
+                              co->stepped ? "stepped" : "stackful",
                               describe_state (co),
                               (now - co->spawn_time) / 1e6);
       if (awaiting != NULL)

@@ -20,6 +20,9 @@
  *   +48  rbp
  *   +56  return address
  *
+ * MXCSR and the control word are reloaded only when they differ from the
+ * values being left, which has the same effect as reloading them always.
+ *
  * On entry rsp is 8 mod 16 (the call pushed the return address); after six
  * pushes and 8 bytes for the control words it is 16-byte aligned, so every
  * saved stack pointer is.  gasync-fiber.c builds the same frame for a new
@@ -66,14 +69,23 @@ gasync_fiber_asm_switch:
         .cfi_adjust_cfa_offset 8
         stmxcsr (%rsp)
         fnstcw  4(%rsp)
+        /* Same-size reloads, so that they forward from the stores. */
+        movl    (%rsp), %eax
+        movzwl  4(%rsp), %ecx
 
-        /* The switch proper.  The frame below has the same shape on both
-         * stacks, so the CFI above stays true after it. */
+        /* The switch proper.  The frame has the same shape on both stacks,
+         * so the CFI stays true after it. */
         movq    %rsp, (%rdi)
         movq    %rsi, %rsp
 
-        ldmxcsr (%rsp)
-        fldcw   4(%rsp)
+        /* Loading MXCSR and especially the x87 control word is slow, and
+         * fibers almost never change them: load only what differs. */
+        cmpl    (%rsp), %eax
+        jne     .Lload_mxcsr
+        cmpw    4(%rsp), %cx
+        jne     .Lload_fcw
+.Lpop:
+        .cfi_remember_state
         addq    $8, %rsp
         .cfi_adjust_cfa_offset -8
         popq    %r15
@@ -95,6 +107,14 @@ gasync_fiber_asm_switch:
         .cfi_adjust_cfa_offset -8
         .cfi_restore %rbp
         ret
+        .cfi_restore_state
+.Lload_mxcsr:
+        ldmxcsr (%rsp)
+        cmpw    4(%rsp), %cx
+        je      .Lpop
+.Lload_fcw:
+        fldcw   4(%rsp)
+        jmp     .Lpop
         .cfi_endproc
         .size   gasync_fiber_asm_switch, .-gasync_fiber_asm_switch
 

@@ -8,17 +8,30 @@ G_BEGIN_DECLS
 
 typedef struct _GasyncDoneCallback GasyncDoneCallback;
 
+/*
+ * A done callback.  Nodes added with gasync_future_add_done_callback() are
+ * GasyncDoneCallbackFull, allocated and freed by the future; embedded nodes
+ * (an awaiting coroutine's wake-up, a blocking wait) belong to their
+ * container, which keeps them small: a suspended coroutine's size matters.
+ */
 struct _GasyncDoneCallback
 {
+  /* Links in the future's list, guarded by its lock; owner is the future
+   * while the node is linked, NULL otherwise, so removal is O(1). */
   GasyncDoneCallback   *next;
+  GasyncDoneCallback   *prev;
+  GasyncFuture         *owner;
   GasyncFutureCallback  func;
   gpointer              data;
-  GDestroyNotify        destroy;
-  gulong                id;
-  /* Embedded nodes (owned by their container, such as an awaiting
-   * coroutine) are unlinked but never freed by the future. */
+  guint                 id : 31;
   guint                 embedded : 1;
 };
+
+typedef struct
+{
+  GasyncDoneCallback node;
+  GDestroyNotify     destroy;
+} GasyncDoneCallbackFull;
 
 typedef struct
 {
@@ -26,8 +39,8 @@ typedef struct
    * the progress value.  Never held while user code runs. */
   GMutex              lock;
 
-  /* Read-only after construction. */
-  GMainContext       *context;
+  /* Read-only after construction.  The future holds a reference on the
+   * scheduler's context, which keeps the scheduler alive. */
   GasyncScheduler    *scheduler;
 
   /* Queue entry in the default lane, for deliveries. */
@@ -41,7 +54,11 @@ typedef struct
   guint               cancel_requested : 1;
   guint               error_retrieved : 1;
   guint               done_delivered : 1;
-  guint               cancellable_external : 1;
+
+  /* The scheduler serial of the last progress notification; only touched
+   * by the dispatching thread.  Wraps harmlessly. */
+  guint32             progress_serial;
+  guint32             last_callback_id;
 
   GValue              value;
   GDestroyNotify      pointer_destroy;
@@ -49,14 +66,12 @@ typedef struct
 
   GasyncDoneCallback *callbacks;
   GasyncDoneCallback *callbacks_tail;
-  gulong              last_callback_id;
 
   GCancellable       *cancellable;
   gulong              cancellable_handler;
 
   char               *name;
   double              progress;
-  guint64             progress_serial;
   GType               value_type;
 } GasyncFuturePrivate;
 
@@ -75,6 +90,9 @@ gboolean gasync_future_settle           (GasyncFuture       *self,
                                          GValue             *value_to_steal,
                                          GError             *error);
 
+/* Moves a just-created future to @context. */
+void     gasync_future_set_context      (GasyncFuture       *self,
+                                         GMainContext       *context);
 /* Resolves with the contents of @value (left unset), checking value-type. */
 gboolean gasync_future_take_value       (GasyncFuture       *self,
                                          GValue             *value);

@@ -108,9 +108,13 @@ notify_if_watched (GasyncFuture *self,
 {
   GParamSpec *pspec = properties[prop_id];
 
+  /* g_signal_has_handler_pending() matches the detail exactly: handlers on
+   * "notify::<name>" and those on plain "notify" (GtSignalLogger, generic
+   * property watchers) need one query each. */
   if (g_signal_has_handler_pending (self, notify_signal_id,
                                     g_param_spec_get_name_quark (pspec),
-                                    FALSE))
+                                    FALSE) ||
+      g_signal_has_handler_pending (self, notify_signal_id, 0, FALSE))
     g_object_notify_by_pspec (G_OBJECT (self), pspec);
 }
 
@@ -130,10 +134,15 @@ gasync_future_real_request_cancel (GasyncFuture *self)
 static void
 free_callback (GasyncDoneCallback *node)
 {
-  if (node->destroy != NULL)
-    node->destroy (node->data);
-  if (!node->embedded)
-    g_free (node);
+  GasyncDoneCallbackFull *full = (GasyncDoneCallbackFull *) node;
+
+  /* Only nodes the future allocated are freed; embedded ones belong to
+   * their container and never carry a destroy notify. */
+  if (node->embedded)
+    return;
+  if (full->destroy != NULL)
+    full->destroy (node->data);
+  g_free (full);
 }
 
 static void
@@ -186,7 +195,7 @@ gasync_future_finalize (GObject *object)
     g_value_unset (&priv->value);
   g_clear_error (&priv->error);
   g_clear_pointer (&priv->name, g_free);
-  g_main_context_unref (priv->context);
+  g_main_context_unref (gasync_scheduler_get_context (priv->scheduler));
   g_mutex_clear (&priv->lock);
 
   G_OBJECT_CLASS (gasync_future_parent_class)->finalize (object);
@@ -386,8 +395,7 @@ gasync_future_init (GasyncFuture *self)
 
   g_mutex_init (&priv->lock);
   priv->runnable.run = gasync_future_run_delivery;
-  priv->context = g_main_context_ref_thread_default ();
-  priv->scheduler = gasync_scheduler_get_for_context (priv->context);
+  priv->scheduler = gasync_scheduler_get_for_context (g_main_context_ref_thread_default ());
   priv->progress = -1.0;
 }
 
@@ -410,6 +418,22 @@ gasync_future_new (void)
   return future_new ();
 }
 
+/* Moves a future created a moment ago to @context; before anything else
+ * can have seen it. */
+void
+gasync_future_set_context (GasyncFuture *self,
+                           GMainContext *context)
+{
+  GasyncFuturePrivate *priv = PRIV (self);
+  GMainContext *old = gasync_scheduler_get_context (priv->scheduler);
+
+  if (context == old)
+    return;
+
+  priv->scheduler = gasync_scheduler_get_for_context (g_main_context_ref (context));
+  g_main_context_unref (old);
+}
+
 /**
  * gasync_future_new_for_context:
  * @context: (nullable): the owning main context, or `NULL` for the global
@@ -425,17 +449,11 @@ GasyncFuture *
 gasync_future_new_for_context (GMainContext *context)
 {
   GasyncFuture *self = future_new ();
-  GasyncFuturePrivate *priv = PRIV (self);
 
   if (context == NULL)
     context = g_main_context_default ();
 
-  if (context != priv->context)
-    {
-      g_main_context_unref (priv->context);
-      priv->context = g_main_context_ref (context);
-      priv->scheduler = gasync_scheduler_get_for_context (context);
-    }
+  gasync_future_set_context (self, context);
 
   return self;
 }
@@ -1501,7 +1519,7 @@ gasync_future_get_context (GasyncFuture *self)
 {
   g_return_val_if_fail (GASYNC_IS_FUTURE (self), NULL);
 
-  return PRIV (self)->context;
+  return gasync_scheduler_get_context (PRIV (self)->scheduler);
 }
 
 /**
@@ -1759,16 +1777,39 @@ gasync_future_set_value_type (GasyncFuture *self,
 }
 
 static void
-append_callback_locked (GasyncFuturePrivate *priv,
+append_callback_locked (GasyncFuture        *self,
+                        GasyncFuturePrivate *priv,
                         GasyncDoneCallback  *node)
 {
   node->next = NULL;
-  node->id = ++priv->last_callback_id;
+  node->prev = priv->callbacks_tail;
+  node->owner = self;
+  /* Identifiers are 31 bits and never 0. */
+  if (++priv->last_callback_id >= G_MAXINT32)
+    priv->last_callback_id = 1;
+  node->id = priv->last_callback_id;
   if (priv->callbacks_tail != NULL)
     priv->callbacks_tail->next = node;
   else
     priv->callbacks = node;
   priv->callbacks_tail = node;
+}
+
+static void
+unlink_callback_locked (GasyncFuturePrivate *priv,
+                        GasyncDoneCallback  *node)
+{
+  if (node->prev != NULL)
+    node->prev->next = node->next;
+  else
+    priv->callbacks = node->next;
+  if (node->next != NULL)
+    node->next->prev = node->prev;
+  else
+    priv->callbacks_tail = node->prev;
+  node->next = NULL;
+  node->prev = NULL;
+  node->owner = NULL;
 }
 
 /* Adds @node; if the future's done delivery already happened, queues a
@@ -1781,7 +1822,7 @@ gasync_future_add_done_node (GasyncFuture       *self,
   gboolean deliver;
 
   g_mutex_lock (&priv->lock);
-  append_callback_locked (priv, node);
+  append_callback_locked (self, priv, node);
   deliver = priv->done_delivered;
   g_mutex_unlock (&priv->lock);
 
@@ -1794,27 +1835,15 @@ gasync_future_remove_done_node (GasyncFuture       *self,
                                 GasyncDoneCallback *node)
 {
   GasyncFuturePrivate *priv = PRIV (self);
-  GasyncDoneCallback *prev = NULL;
+  gboolean linked;
 
   g_mutex_lock (&priv->lock);
-  for (GasyncDoneCallback *iter = priv->callbacks; iter != NULL; prev = iter, iter = iter->next)
-    {
-      if (iter != node)
-        continue;
-
-      if (prev != NULL)
-        prev->next = iter->next;
-      else
-        priv->callbacks = iter->next;
-      if (priv->callbacks_tail == iter)
-        priv->callbacks_tail = prev;
-      g_mutex_unlock (&priv->lock);
-      node->next = NULL;
-      return TRUE;
-    }
+  linked = node->owner == self;
+  if (linked)
+    unlink_callback_locked (priv, node);
   g_mutex_unlock (&priv->lock);
 
-  return FALSE;
+  return linked;
 }
 
 /**
@@ -1842,18 +1871,18 @@ gasync_future_add_done_callback (GasyncFuture         *self,
                                  gpointer              user_data,
                                  GDestroyNotify        destroy)
 {
-  GasyncDoneCallback *node;
+  GasyncDoneCallbackFull *full;
 
   g_return_val_if_fail (GASYNC_IS_FUTURE (self), 0);
   g_return_val_if_fail (callback != NULL, 0);
 
-  node = g_new0 (GasyncDoneCallback, 1);
-  node->func = callback;
-  node->data = user_data;
-  node->destroy = destroy;
-  gasync_future_add_done_node (self, node);
+  full = g_new0 (GasyncDoneCallbackFull, 1);
+  full->node.func = callback;
+  full->node.data = user_data;
+  full->destroy = destroy;
+  gasync_future_add_done_node (self, &full->node);
 
-  return node->id;
+  return full->node.id;
 }
 
 /**
@@ -1872,24 +1901,18 @@ gasync_future_remove_done_callback (GasyncFuture *self,
                                     gulong        callback_id)
 {
   GasyncFuturePrivate *priv;
-  GasyncDoneCallback *prev = NULL;
 
   g_return_val_if_fail (GASYNC_IS_FUTURE (self), FALSE);
   g_return_val_if_fail (callback_id != 0, FALSE);
 
   priv = PRIV (self);
   g_mutex_lock (&priv->lock);
-  for (GasyncDoneCallback *iter = priv->callbacks; iter != NULL; prev = iter, iter = iter->next)
+  for (GasyncDoneCallback *iter = priv->callbacks; iter != NULL; iter = iter->next)
     {
       if (iter->id != callback_id || iter->embedded)
         continue;
 
-      if (prev != NULL)
-        prev->next = iter->next;
-      else
-        priv->callbacks = iter->next;
-      if (priv->callbacks_tail == iter)
-        priv->callbacks_tail = prev;
+      unlink_callback_locked (priv, iter);
       g_mutex_unlock (&priv->lock);
 
       free_callback (iter);
@@ -1909,31 +1932,28 @@ run_callbacks (GasyncFuture *self)
   for (;;)
     {
       GasyncDoneCallback *node;
+      GasyncFutureCallback func;
+      gpointer data;
+      gboolean embedded;
 
       g_mutex_lock (&priv->lock);
       node = priv->callbacks;
-      if (node != NULL)
+      if (node == NULL)
         {
-          priv->callbacks = node->next;
-          if (priv->callbacks == NULL)
-            priv->callbacks_tail = NULL;
+          g_mutex_unlock (&priv->lock);
+          break;
         }
+      unlink_callback_locked (priv, node);
+      /* An embedded node belongs to its container again once unlinked: it
+       * may be reused (or freed) as soon as the lock is dropped. */
+      func = node->func;
+      data = node->data;
+      embedded = node->embedded;
       g_mutex_unlock (&priv->lock);
 
-      if (node == NULL)
-        break;
-
-      node->next = NULL;
-      if (node->embedded)
-        {
-          /* The container may be gone as soon as func returns. */
-          node->func (self, node->data);
-        }
-      else
-        {
-          node->func (self, node->data);
-          free_callback (node);
-        }
+      func (self, data);
+      if (!embedded)
+        free_callback (node);
     }
 }
 
@@ -1958,7 +1978,7 @@ gasync_future_run_delivery (GasyncRunnable *runnable)
 
   if (bits & GASYNC_DELIVER_PROGRESS)
     {
-      guint64 serial = gasync_scheduler_get_serial (priv->scheduler);
+      guint32 serial = (guint32) gasync_scheduler_get_serial (priv->scheduler);
 
       /* At most one progress notification per context iteration. */
       if (priv->progress_serial == serial)
@@ -2011,6 +2031,17 @@ wait_data_free (gpointer data)
 {
   WaitData *wait = data;
 
+  /* Still connected only when the future goes away without settling.  If
+   * the cancel handler won, it has run (and this may even be called from
+   * inside it, through the task's callback), so the non-blocking
+   * disconnect is the safe one; otherwise wait for a running handler. */
+  if (wait->cancelled_handler != 0)
+    {
+      if (g_atomic_int_get (&wait->returned))
+        g_signal_handler_disconnect (wait->cancellable, steal_id (&wait->cancelled_handler));
+      else
+        g_cancellable_disconnect (wait->cancellable, steal_id (&wait->cancelled_handler));
+    }
   g_clear_object (&wait->cancellable);
   g_clear_object (&wait->task);
   g_free (wait);
@@ -2036,10 +2067,17 @@ wait_cancelled_cb (GCancellable *cancellable,
 {
   WaitData *wait = user_data;
 
-  /* The task stays referenced by the done callback's data, which is only
-   * freed after the callback ran or on removal. */
+  /* The task holds the future (its source object) and the future holds
+   * @wait through the done callback until it settles: keeping the task
+   * after it returned would make a future that never settles immortal.
+   * @wait is not touched after the task is taken out of it. */
   if (g_atomic_int_compare_and_exchange (&wait->returned, FALSE, TRUE))
-    g_task_return_error_if_cancelled (wait->task);
+    {
+      GTask *task = g_atomic_pointer_exchange (&wait->task, NULL);
+
+      g_task_return_error_if_cancelled (task);
+      g_object_unref (task);
+    }
 }
 
 /**
@@ -2173,11 +2211,13 @@ gasync_future_wait (GasyncFuture  *self,
 
   if (load_state (priv) == GASYNC_FUTURE_STATE_PENDING)
     {
-      if (g_main_context_acquire (priv->context))
+      GMainContext *context = gasync_scheduler_get_context (priv->scheduler);
+
+      if (g_main_context_acquire (context))
         {
           while (load_state (priv) == GASYNC_FUTURE_STATE_PENDING)
-            g_main_context_iteration (priv->context, TRUE);
-          g_main_context_release (priv->context);
+            g_main_context_iteration (context, TRUE);
+          g_main_context_release (context);
         }
       else
         {

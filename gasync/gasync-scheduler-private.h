@@ -62,6 +62,7 @@ GasyncLane      *gasync_scheduler_get_lane          (GasyncScheduler *self,
 GasyncLane      *gasync_scheduler_get_backlog_lane  (GasyncScheduler *self);
 guint64          gasync_scheduler_get_serial        (GasyncScheduler *self);
 gpointer         gasync_scheduler_get_stack_pool    (GasyncScheduler *self);
+void             gasync_scheduler_stack_released    (GasyncScheduler *self);
 
 /* Queues delivery of @bits for @future in the default lane (any thread). */
 void             gasync_scheduler_push              (GasyncScheduler *self,

@@ -55,7 +55,15 @@ struct _GasyncScheduler
   guint64          serial;
   GPtrArray       *deferred;
   GasyncStackPool *stacks;
+  /* Pending trim of the stack pool, and whether stacks were handed out
+   * since it was scheduled. */
+  GSource         *trim_source;
+  gboolean         stacks_busy;
 };
+
+/* Free stacks are given back to the kernel after this long without any
+ * stack being handed out. */
+#define GASYNC_SCHEDULER_TRIM_DELAY_MS 2000
 
 static GMutex      schedulers_lock;
 static GHashTable *schedulers;
@@ -77,6 +85,11 @@ scheduler_unref (GasyncScheduler *self)
   g_assert (self->deferred->len == 0);
   g_ptr_array_unref (self->deferred);
   g_clear_pointer (&self->lanes, g_ptr_array_unref);
+  if (self->trim_source != NULL)
+    {
+      g_source_destroy (self->trim_source);
+      g_clear_pointer (&self->trim_source, g_source_unref);
+    }
   g_clear_pointer (&self->stacks, gasync_stack_pool_free);
   g_mutex_clear (&self->lock);
   g_free (self);
@@ -164,10 +177,11 @@ gasync_lane_dispatch (GSource     *source,
   while (budget > 0)
     {
       GasyncRunnable *round;
+      GasyncRunnable *round_tail;
 
       g_mutex_lock (&self->lock);
       round = g_steal_pointer (&self->head);
-      self->tail = NULL;
+      round_tail = g_steal_pointer (&self->tail);
       g_mutex_unlock (&self->lock);
 
       if (round == NULL)
@@ -180,17 +194,12 @@ gasync_lane_dispatch (GSource     *source,
           if (budget == 0 ||
               ((budget & 7) == 0 && g_get_monotonic_time () >= deadline))
             {
-              GasyncRunnable *last = round;
-
               /* Out of budget: the rest of this round goes back to the
                * front of the queue, in order. */
-              while (last->next != NULL)
-                last = last->next;
-
               g_mutex_lock (&self->lock);
-              last->next = self->head;
+              round_tail->next = self->head;
               if (self->head == NULL)
-                self->tail = last;
+                self->tail = round_tail;
               self->head = round;
               g_mutex_unlock (&self->lock);
 
@@ -411,7 +420,44 @@ gasync_scheduler_get_stack_pool (GasyncScheduler *self)
   if G_UNLIKELY (self->stacks == NULL)
     self->stacks = gasync_stack_pool_new ();
 
+  self->stacks_busy = TRUE;
   return self->stacks;
+}
+
+static gboolean
+trim_cb (gpointer user_data)
+{
+  GasyncScheduler *self = user_data;
+
+  /* Stacks were handed out since the last look: not idle yet. */
+  if (self->stacks_busy)
+    {
+      self->stacks_busy = FALSE;
+      return G_SOURCE_CONTINUE;
+    }
+
+  gasync_stack_pool_trim (self->stacks);
+  g_clear_pointer (&self->trim_source, g_source_unref);
+  return G_SOURCE_REMOVE;
+}
+
+/*
+ * Called after a stack went back to the pool: once no stack has been handed
+ * out for a while, the free ones are returned to the kernel.  At most one
+ * timer is pending, so this costs nothing per coroutine.
+ */
+void
+gasync_scheduler_stack_released (GasyncScheduler *self)
+{
+  if (self->trim_source != NULL)
+    return;
+
+  self->stacks_busy = FALSE;
+  self->trim_source = g_timeout_source_new (GASYNC_SCHEDULER_TRIM_DELAY_MS);
+  g_source_set_static_name (self->trim_source, "[gasync] stack trim");
+  g_source_set_priority (self->trim_source, G_PRIORITY_LOW);
+  g_source_set_callback (self->trim_source, trim_cb, self, NULL);
+  g_source_attach (self->trim_source, self->context);
 }
 
 GasyncScheduler *

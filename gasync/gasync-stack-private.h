@@ -164,7 +164,7 @@ GasyncStack     *gasync_stack_pool_acquire       (GasyncStackPool *pool,
  * Gives @stack back to @pool for reuse.  No fiber may run on it any more and
  * its fiber must have been cleared.  Aborts if the canary was overwritten,
  * because reusing a stack whose overflow went unnoticed would hide the bug.
- * Guarded stacks beyond 64 free ones are unmapped at once; their pages stay
+ * Guarded stacks beyond 256 free ones are unmapped at once; their pages stay
  * resident otherwise until gasync_stack_pool_trim().
  */
 void             gasync_stack_pool_release       (GasyncStackPool *pool,

@@ -9,7 +9,12 @@
 #include <unistd.h>
 
 #if GASYNC_ASAN
-# include <sanitizer/asan_interface.h>
+/* Part of ASan's runtime interface (what compilers emit for use-after-scope)
+ * rather than of its public header.  Unlike __asan_unpoison_memory_region(),
+ * which writes every shadow byte (128 KiB of resident shadow per 1 MiB
+ * stack), it gives whole shadow pages back with madvise. */
+void __asan_unpoison_stack_memory (void   *addr,
+                                   gssize  size);  /* GCC's builtin says "long" */
 #endif
 
 #ifndef MAP_NORESERVE
@@ -21,7 +26,7 @@
 
 /* Free guarded stacks kept by release (beyond: unmapped at once) and by
  * trim (beyond: unmapped when idle). */
-#define POOL_MAX_FREE_GUARDED   64
+#define POOL_MAX_FREE_GUARDED   256
 #define POOL_TRIM_KEEP_GUARDED  8
 
 struct _GasyncStackSlab
@@ -383,7 +388,7 @@ gasync_stack_pool_release (GasyncStackPool *pool,
 #if GASYNC_ASAN
   /* A finished coroutine never unwinds its frames, so their redzones stay
    * poisoned; the next coroutine on this stack must not trip over them. */
-  __asan_unpoison_memory_region (stack->bottom, stack->size);
+  __asan_unpoison_stack_memory (stack->bottom, (gssize) stack->size);
 #endif
 
   stack->in_use = FALSE;
