@@ -849,8 +849,11 @@ test_million_subprocess (Fixture       *fixture,
                   n, max_map_count, (double) (after - before) / n,
                   (double) (spawned - start) * 1000.0 / n);
   g_print ("resident-per-coroutine %.0f\n", (double) (after - before) / n);
-  /* The target is 4.5 KiB per suspended coroutine, stack included. */
+  /* The target is 4.5 KiB per suspended coroutine, stack included.  The
+   * sanitizers' redzones and larger frames are not what users run. */
+#if !GASYNC_ASAN && !GASYNC_TSAN
   g_assert_cmpfloat ((double) (after - before) / n, <=, 4.5 * 1024);
+#endif
 
   for (guint i = 0; i < all->len; i++)
     g_object_weak_ref (g_ptr_array_index (all, i), count_finalized, NULL);
