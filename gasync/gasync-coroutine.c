@@ -563,6 +563,12 @@ step_run (GasyncCoroutine *self)
 
   g_atomic_pointer_set (&self->awaiting, next);
   gasync_future_add_done_node (next, &self->wake);
+
+  /* A cancellation requested before this step, while the resumption it
+   * queued was already pending (before the first step, say), queued
+   * nothing: deliver it now rather than once @next settles. */
+  if (g_atomic_int_get (&self->cancel_pending) && !self->cancel_delivered)
+    queue_resume (self, self->lane);
 }
 
 static void

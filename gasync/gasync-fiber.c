@@ -351,7 +351,9 @@ uc_init (GasyncFiber     *fiber,
   fiber->context = &start->uc;
 }
 
-static inline void
+/* Inlined, always: under TSan an out-of-line helper would enter its frame
+ * on one fiber's shadow stack and leave it on another's. */
+G_ALWAYS_INLINE static inline void
 uc_switch (GasyncFiber *from,
            GasyncFiber *to)
 {

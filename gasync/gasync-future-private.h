@@ -79,8 +79,10 @@ GasyncFuturePrivate *gasync_future_get_priv (GasyncFuture *self);
 
 /* The run function of a future's delivery runnable. */
 void     gasync_future_run_delivery     (GasyncRunnable     *runnable);
-/* Adds an embedded callback node; runs like any done callback. */
-void     gasync_future_add_done_node    (GasyncFuture       *self,
+/* Adds an embedded callback node; runs like any done callback.  Returns
+ * its id, read under the lock: once added, the node may run (and a
+ * non-embedded one be freed) on the owning thread before this returns. */
+guint    gasync_future_add_done_node    (GasyncFuture       *self,
                                          GasyncDoneCallback *node);
 gboolean gasync_future_remove_done_node (GasyncFuture       *self,
                                          GasyncDoneCallback *node);

@@ -601,7 +601,7 @@ gasync_future_new_resolved_object (gpointer value)
 }
 
 /**
- * gasync_future_new_resolved_boxed:
+ * gasync_future_new_resolved_boxed: (skip)
  * @boxed_type: a boxed type
  * @value: (nullable): the boxed value, copied
  *
@@ -940,7 +940,7 @@ gasync_future_resolve_object (GasyncFuture *self,
 }
 
 /**
- * gasync_future_resolve_boxed:
+ * gasync_future_resolve_boxed: (skip)
  * @self: a future
  * @boxed_type: a boxed type
  * @value: (nullable): the boxed value, copied
@@ -1289,6 +1289,34 @@ gasync_future_propagate_error (GasyncFuture  *self,
   return ret;
 }
 
+/**
+ * gasync_future_has_value:
+ * @self: a future
+ *
+ * Whether the future resolved with a value, rather than without one (see
+ * [method@Future.resolve_void]) or not at all. Language bindings call it
+ * before [method@Future.get_value], since they cannot convert the unset
+ * `GValue` of a future resolved without a value. Can be called from any
+ * thread.
+ *
+ * Returns: `TRUE` if the future is resolved and holds a value
+ */
+gboolean
+gasync_future_has_value (GasyncFuture *self)
+{
+  GasyncFuturePrivate *priv;
+  gboolean ret;
+
+  g_return_val_if_fail (GASYNC_IS_FUTURE (self), FALSE);
+
+  priv = PRIV (self);
+  g_mutex_lock (&priv->lock);
+  ret = priv->state == GASYNC_FUTURE_STATE_RESOLVED && G_IS_VALUE (&priv->value);
+  g_mutex_unlock (&priv->lock);
+
+  return ret;
+}
+
 /* Locks and checks that the future resolved with a value of @type;
  * returns the stored value with the lock still held, or NULL unlocked. */
 static const GValue *
@@ -1475,7 +1503,7 @@ gasync_future_dup_object (GasyncFuture  *self,
 }
 
 /**
- * gasync_future_dup_boxed:
+ * gasync_future_dup_boxed: (skip)
  * @self: a future
  * @boxed_type: the expected boxed type
  * @error: return location for an error
@@ -1813,21 +1841,27 @@ unlink_callback_locked (GasyncFuturePrivate *priv,
 }
 
 /* Adds @node; if the future's done delivery already happened, queues a
- * delivery of the callback list. */
-void
+ * delivery of the callback list.  Returns the node's id, read under the
+ * lock: after it is dropped, a delivery on the owning thread may run and
+ * free the node. */
+guint
 gasync_future_add_done_node (GasyncFuture       *self,
                              GasyncDoneCallback *node)
 {
   GasyncFuturePrivate *priv = PRIV (self);
   gboolean deliver;
+  guint id;
 
   g_mutex_lock (&priv->lock);
   append_callback_locked (self, priv, node);
+  id = node->id;
   deliver = priv->done_delivered;
   g_mutex_unlock (&priv->lock);
 
   if (deliver)
     gasync_scheduler_push (priv->scheduler, self, GASYNC_DELIVER_CALLBACKS);
+
+  return id;
 }
 
 gboolean
@@ -1880,9 +1914,10 @@ gasync_future_add_done_callback (GasyncFuture         *self,
   full->node.func = callback;
   full->node.data = user_data;
   full->destroy = destroy;
-  gasync_future_add_done_node (self, &full->node);
 
-  return full->node.id;
+  /* Not full->node.id afterwards: the node may already have run and been
+   * freed by then. */
+  return gasync_future_add_done_node (self, &full->node);
 }
 
 /**

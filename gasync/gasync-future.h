@@ -189,6 +189,8 @@ gpointer           gasync_future_get_pointer          (GasyncFuture        *self
 GASYNC_AVAILABLE_IN_ALL
 gboolean           gasync_future_propagate_error      (GasyncFuture        *self,
                                                        GError             **error);
+GASYNC_AVAILABLE_IN_ALL
+gboolean           gasync_future_has_value            (GasyncFuture        *self);
 
 GASYNC_AVAILABLE_IN_ALL
 GMainContext      *gasync_future_get_context          (GasyncFuture        *self);

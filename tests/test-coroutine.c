@@ -749,6 +749,19 @@ test_stepped (Fixture       *fixture,
   g_clear_object (&s.pending);
   drain (fixture->context);
   g_assert_finalize_object (g_steal_pointer (&co));
+
+  /* Cancelled before its first step: delivered at its first pending await,
+   * not lost until that future settles. */
+  s = (Stepper) { 0 };
+  co = gasync_coroutine_spawn_stepped (NULL, "stepper", stepper_step, &s, NULL);
+  g_assert_true (gasync_future_cancel (GASYNC_FUTURE (co)));
+  run_until_done (fixture->context, GASYNC_FUTURE (co));
+  g_assert_true (s.saw_cancel);
+  g_assert_true (gasync_future_is_cancelled (s.pending));
+  g_assert_true (gasync_future_is_cancelled (GASYNC_FUTURE (co)));
+  g_clear_object (&s.pending);
+  drain (fixture->context);
+  g_assert_finalize_object (g_steal_pointer (&co));
 }
 
 /* --- diagnostics -------------------------------------------------------- */

@@ -11,7 +11,10 @@
 #include "gasync-scheduler-private.h"
 
 #define LIBRARY_DOMAIN "Gasync"
+/* Generous for slow sanitizer builds; override with -DWATCHDOG_SECONDS=n. */
+#ifndef WATCHDOG_SECONDS
 #define WATCHDOG_SECONDS 10
+#endif
 
 /* ------------------------------------------------------------------------ */
 /* Fixture and helpers                                                      */
@@ -395,6 +398,7 @@ assert_held_type (GasyncFuture *future,
   g_assert_true (gasync_future_get_value (future, &value, &error));
   g_assert_no_error (error);
   g_assert_true (G_VALUE_TYPE (&value) == type);
+  g_assert_true (gasync_future_has_value (future));
 }
 
 static void
@@ -719,6 +723,7 @@ assert_void (GasyncFuture *future)
   g_assert_true (gasync_future_get_value (future, &value, &error));
   g_assert_no_error (error);
   g_assert_false (G_IS_VALUE (&value));
+  g_assert_false (gasync_future_has_value (future));
   /* NULL out value is allowed. */
   g_assert_true (gasync_future_get_value (future, NULL, &error));
   g_assert_no_error (error);
@@ -1817,6 +1822,69 @@ test_wait_async_cancellable (Fixture       *fixture,
   g_assert_finalize_object (cancellable);
 }
 
+typedef struct
+{
+  GasyncFuture *future;
+  GCancellable *cancellable;
+  GError       *error;
+  gboolean      called;
+} DropTest;
+
+static void
+wait_drop_future_cb (GObject      *source,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  DropTest *test = user_data;
+
+  g_assert_false (gasync_future_wait_finish (test->future, result, NULL, &test->error));
+  test->called = TRUE;
+  /* Our last reference; the task still holds one while it runs. */
+  g_clear_object (&test->future);
+}
+
+static gboolean
+cancel_in_dispatch_cb (gpointer data)
+{
+  DropTest *test = data;
+
+  g_cancellable_cancel (test->cancellable);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+test_wait_async_cancel_drops_future (Fixture       *fixture,
+                                     gconstpointer  data)
+{
+  DropTest test = { NULL };
+  GasyncFuture *weak;
+  GSource *source;
+
+  test.future = weak = gasync_future_new ();
+  g_object_add_weak_pointer (G_OBJECT (weak), (gpointer *) &weak);
+  test.cancellable = g_cancellable_new ();
+  gasync_future_wait_async (test.future, test.cancellable, wait_drop_future_cb, &test);
+  drain (fixture->context);
+  g_assert_false (test.called);
+
+  /* Cancelled from a dispatch of the task's context.  The future is never
+   * settled: once the wait's callback dropped our reference, only the
+   * task held it, and it must go away with the task. */
+  source = g_idle_source_new ();
+  g_source_set_callback (source, cancel_in_dispatch_cb, &test, NULL);
+  g_source_attach (source, fixture->context);
+  g_source_unref (source);
+  ITERATE_UNTIL (fixture->context, test.called && weak == NULL);
+  g_assert_error (test.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&test.error);
+
+  /* The wait's handler is gone with the future: cancelling again touches
+   * nothing freed. */
+  g_cancellable_reset (test.cancellable);
+  g_cancellable_cancel (test.cancellable);
+  g_assert_finalize_object (test.cancellable);
+}
+
 static gboolean
 resolve_later_cb (gpointer data)
 {
@@ -2146,6 +2214,8 @@ test_threads_settle_cancel (Fixture       *fixture,
   GThread *threads[N_SETTLE_THREADS];
   ThreadArg args[N_SETTLE_THREADS];
   int n_resolved = 0, n_cancelled = 0;
+  gboolean timed_out = FALSE;
+  GSource *watchdog;
 
   test.owner = g_thread_self ();
   test.futures = g_new0 (GasyncFuture *, N_THREAD_FUTURES);
@@ -2169,7 +2239,17 @@ test_threads_settle_cancel (Fixture       *fixture,
   g_atomic_int_set (&test.start, TRUE);
 
   /* The owner thread keeps delivering while the others settle. */
-  ITERATE_UNTIL (fixture->context, test.delivered == N_THREAD_FUTURES);
+  watchdog = g_timeout_source_new_seconds (WATCHDOG_SECONDS);
+  g_source_set_callback (watchdog, watchdog_cb, &timed_out, NULL);
+  g_source_attach (watchdog, fixture->context);
+  while (test.delivered < N_THREAD_FUTURES && !timed_out)
+    g_main_context_iteration (fixture->context, TRUE);
+  g_source_destroy (watchdog);
+  g_source_unref (watchdog);
+  if (timed_out)
+    g_test_message ("watchdog: %d of %d callbacks delivered",
+                    test.delivered, N_THREAD_FUTURES);
+  g_assert_false (timed_out);
 
   for (guint t = 0; t < N_SETTLE_THREADS; t++)
     g_thread_join (threads[t]);
@@ -2522,6 +2602,7 @@ main (int    argc,
   ADD ("wait-async/value", test_wait_async_value);
   ADD ("wait-async/error", test_wait_async_error);
   ADD ("wait-async/cancellable", test_wait_async_cancellable);
+  ADD ("wait-async/cancel-drops-future", test_wait_async_cancel_drops_future);
   ADD ("wait/iterate", test_wait_iterate);
   ADD ("wait/blocking", test_wait_blocking);
   ADD ("diagnostics/never-retrieved", test_never_retrieved);
