@@ -112,6 +112,7 @@ struct _GasyncCoroutine
   guint                    started : 1;
   guint                    finished : 1;
   guint                    yielded : 1;
+  guint                    settled_step : 1;
   guint                    cancel_delivered : 1;
 };
 
@@ -502,8 +503,15 @@ step_run (GasyncCoroutine *self)
 
   if (self->awaiting != NULL)
     {
-      if (gasync_future_is_done (self->awaiting))
-        awaited = g_steal_pointer (&self->awaiting);
+      /* A pending cancellation wins over the awaited outcome, as in
+       * await_internal(), unless the step returned a future that was
+       * already settled: like an await of a settled future, that one
+       * passes straight through. */
+      if (self->settled_step)
+        {
+          self->settled_step = FALSE;
+          awaited = g_steal_pointer (&self->awaiting);
+        }
       else if (take_cancel (self))
         {
           GasyncFuture *abandoned = g_steal_pointer (&self->awaiting);
@@ -514,6 +522,8 @@ step_run (GasyncCoroutine *self)
           g_object_unref (abandoned);
           awaited = gasync_future_new_cancelled ();
         }
+      else if (gasync_future_is_done (self->awaiting))
+        awaited = g_steal_pointer (&self->awaiting);
       else
         return; /* a stale wake */
     }
@@ -557,6 +567,7 @@ step_run (GasyncCoroutine *self)
       /* Run the next step in a later round, not recursively, so a body that
        * only awaits settled futures still lets the others run. */
       g_atomic_pointer_set (&self->awaiting, next);
+      self->settled_step = TRUE;
       queue_resume (self, self->lane);
       return;
     }
@@ -624,12 +635,14 @@ await_internal (GasyncFuture  *future,
       suspend (self);
       g_atomic_pointer_set (&self->awaiting, NULL);
 
-      if (gasync_future_is_done (future))
+      /* A cancellation requested before the coroutine got to run again
+       * wins over the future's outcome, as in asyncio: the body learns it
+       * was cancelled rather than going on as if it had not been. */
+      if (!take_cancel (self))
         return future;
 
-      /* Woken by cancellation: if the node was already taken by a running
-       * delivery, wake_cb will see awaiting changed and do nothing. */
-      self->cancel_delivered = TRUE;
+      /* If the node was already taken by a running delivery, wake_cb sees
+       * that awaiting changed and does nothing. */
       gasync_future_remove_done_node (future, &self->wake);
     }
 

@@ -41,9 +41,9 @@
  * gasync_fiber_init_thread() (when the thread has none yet) and by every
  * switch to the fiber switched to.  The overflow handler relies on it.
  *
- * Errors are not preserved across a switch (errno is per thread, not per
- * fiber), and a fiber must not change the signal mask: with the ucontext
- * backend every switch restores the mask saved by the fiber switched to.
+ * errno is not preserved across a switch (it is per thread, not per fiber),
+ * and a fiber must not change the signal mask: with the ucontext backend
+ * every switch restores the mask saved by the fiber switched to.
  */
 
 G_BEGIN_DECLS
@@ -70,9 +70,9 @@ typedef void (*GasyncFiberFunc) (gpointer data);
  */
 struct _GasyncFiber
 {
-  /* Asm backends: the saved stack pointer while suspended (NULL while
-   * running or finished).  ucontext: the fiber's ucontext_t, which lives at
-   * the top of its stack (or on the heap for a thread fiber). */
+  /* Asm backends: the stack pointer saved by the last switch away (set to
+   * NULL while running when debug checks are on).  ucontext: the fiber's
+   * ucontext_t, at the top of its stack (on the heap for a thread fiber). */
   gpointer       context;
   /* The stack the fiber runs on, or NULL for a thread fiber.  Borrowed: the
    * owner acquires it before gasync_fiber_init() and releases it after
@@ -88,9 +88,9 @@ struct _GasyncFiber
   gsize          asan_stack_size;
   /* ThreadSanitizer fiber handle. */
   gpointer       tsan_fiber;
-  /* Valgrind stack registration id, 0 when not registered. */
+  /* Valgrind stack registration id (valid when a flag says so). */
   guint          valgrind_stack_id;
-  /* GasyncFiberFlags. */
+  /* Private flags (gasync-fiber.c). */
   guint          flags;
 };
 
@@ -107,12 +107,14 @@ void        gasync_fiber_init_thread              (GasyncFiber     *fiber);
 
 /*
  * gasync_fiber_init:
- * @stack: the stack to run on, unused by any other live fiber
+ * @stack: the stack to run on (from gasync_stack_pool_acquire(): its top is
+ *   page aligned), unused by any other live fiber
  * @func: the body, called with @data on the first switch to @fiber
  *
- * Prepares @fiber to start @func on @stack.  Only the top page of @stack is
- * written: the initial frame (and, for the ucontext backend, the ucontext)
- * lies within it.  Nothing runs until the first gasync_fiber_switch() to
+ * Prepares @fiber to start @func on @stack, overwriting all its fields
+ * (set @name afterwards).  Only the top page of @stack is written: the
+ * initial frame (and, for the ucontext backend on x86-64, the ucontext) lies
+ * within it.  Nothing runs until the first gasync_fiber_switch() to
  * @fiber.  The fiber starts with the floating-point control state (MXCSR,
  * x87 control word) of the thread calling this function.
  */
@@ -151,10 +153,12 @@ void        gasync_fiber_switch_final             (GasyncFiber     *from,
  * gasync_fiber_clear:
  *
  * Releases what @fiber holds besides its stack: the Valgrind stack
- * registration, the TSan fiber, the heap ucontext of a thread fiber.  @fiber
- * must not be running, nor current; a started fiber must have finished
- * (suspended fibers cannot be cleared: their frames would leak whatever they
- * own).  @fiber may be initialized again afterwards.  Idempotent.
+ * registration, the TSan fiber, the heap ucontext of a thread fiber.  A
+ * fiber with a stack must not be running: normally it has finished and this
+ * runs on another fiber.  Clearing a suspended fiber abandons its frames
+ * (whatever they own leaks), which is only right when tearing down.  A
+ * thread fiber is cleared from its own thread, which then has no current
+ * fiber.  Zeroes @fiber: it may be initialized again.  Idempotent.
  */
 void        gasync_fiber_clear                    (GasyncFiber     *fiber);
 

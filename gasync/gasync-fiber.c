@@ -70,6 +70,7 @@ typedef enum
   FIBER_RUNNING      = 1 << 1,  /* the thread executes on it right now */
   FIBER_FINISHED     = 1 << 2,  /* left with gasync_fiber_switch_final() */
   FIBER_HEAP_CONTEXT = 1 << 3,  /* context is a g_malloc()ed ucontext_t */
+  FIBER_VALGRIND     = 1 << 4,  /* valgrind_stack_id is a live registration */
 } FiberFlags;
 
 typedef enum
@@ -84,10 +85,11 @@ static Backend backend;
 static gboolean checks;
 
 /*
- * Per-thread switch state.  initial-exec TLS: one instruction to reach it
- * (this is on every switch), and safe to read in a signal handler, which a
- * lazily allocated dynamic TLS block is not.  The cost is a few bytes of
- * static TLS when the library is dlopen()ed, which glibc reserves for this.
+ * Per-thread switch state.  initial-exec TLS: reached without a
+ * __tls_get_addr() call (this is on every switch), and safe to read in a
+ * signal handler, which a lazily allocated dynamic TLS block is not.  The
+ * cost is 16 bytes of static TLS when the library is dlopen()ed, which
+ * glibc reserves room for.
  */
 typedef struct
 {
@@ -142,7 +144,12 @@ fiber_globals_init (void)
       /* Our switch would return into a stack the shadow stack does not
        * know, and fault; glibc's swapcontext switches shadow stacks too. */
       if (backend == BACKEND_ASM && shadow_stack_active ())
-        backend = BACKEND_UCONTEXT;
+        {
+          if (!GASYNC_FIBER_HAVE_UCONTEXT)
+            g_error ("gasync: a CET shadow stack is active and this build has no "
+                     "ucontext fiber backend to cope with it");
+          backend = BACKEND_UCONTEXT;
+        }
 #endif
 
       checks = GASYNC_FIBER_CHECKS_DEFAULT;
@@ -449,8 +456,14 @@ gasync_fiber_init (GasyncFiber     *fiber,
 #endif
 
 #if GASYNC_HAVE_VALGRIND_H
-  fiber->valgrind_stack_id = VALGRIND_STACK_REGISTER (gasync_stack_get_bottom (stack),
-                                                      gasync_stack_get_top (stack));
+  /* Tells Valgrind that jumps between this range and others are stack
+   * switches, not one huge frame. */
+  if (RUNNING_ON_VALGRIND)
+    {
+      fiber->valgrind_stack_id = VALGRIND_STACK_REGISTER (gasync_stack_get_bottom (stack),
+                                                          gasync_stack_get_top (stack));
+      fiber->flags |= FIBER_VALGRIND;
+    }
 #endif
 }
 
@@ -552,7 +565,7 @@ void
 gasync_fiber_clear (GasyncFiber *fiber)
 {
 #if GASYNC_HAVE_VALGRIND_H
-  if (fiber->valgrind_stack_id != 0)
+  if (fiber->flags & FIBER_VALGRIND)
     VALGRIND_STACK_DEREGISTER (fiber->valgrind_stack_id);
 #endif
 

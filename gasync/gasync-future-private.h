@@ -23,8 +23,13 @@ struct _GasyncDoneCallback
   GasyncFuture         *owner;
   GasyncFutureCallback  func;
   gpointer              data;
-  guint                 id : 31;
+  guint                 id : 30;
   guint                 embedded : 1;
+  /* Also called, with the future still pending, each time its progress
+   * notification is delivered.  Such nodes are internal (combinators):
+   * never removed by id, only by running or by the future's disposal, so
+   * a delivery may call them after dropping the lock. */
+  guint                 watch_progress : 1;
 };
 
 typedef struct
@@ -91,6 +96,21 @@ gboolean gasync_future_settle           (GasyncFuture       *self,
                                          GasyncFutureState   state,
                                          GValue             *value_to_steal,
                                          GError             *error);
+
+/* Adds an internal done callback that also hears about progress (see
+ * GasyncDoneCallback.watch_progress); @destroy releases @data once the node
+ * ran or the future was disposed. */
+void     gasync_future_add_watch        (GasyncFuture         *self,
+                                         GasyncFutureCallback  func,
+                                         gpointer              data,
+                                         GDestroyNotify        destroy);
+
+/* Resolves with the contents of @value_to_steal (may be NULL or unset for
+ * no value) unless the future is settled or its cancellation has been
+ * requested; on refusal @value_to_steal is left untouched.  No value-type
+ * check. */
+gboolean gasync_future_resolve_unless_cancelling (GasyncFuture *self,
+                                                  GValue       *value_to_steal);
 
 /* Moves a just-created future to @context. */
 void     gasync_future_set_context      (GasyncFuture       *self,

@@ -752,6 +752,40 @@ gasync_future_settle (GasyncFuture      *self,
   return settle_full (self, state, value_to_steal, error, NULL);
 }
 
+/*
+ * Resolves like gasync_future_settle(), except that it refuses a future
+ * whose cancellation has been requested, and leaves @value_to_steal alone
+ * when it refuses.  Checked under the same lock as gasync_future_cancel()
+ * sets its flag, so a hand-over (a channel's item, a semaphore's permit)
+ * either reaches a future nobody is cancelling, or is kept by the caller
+ * for someone else: cancel() returning TRUE means nothing was handed over.
+ */
+gboolean
+gasync_future_resolve_unless_cancelling (GasyncFuture *self,
+                                         GValue       *value_to_steal)
+{
+  GasyncFuturePrivate *priv = PRIV (self);
+
+  g_mutex_lock (&priv->lock);
+  if (priv->state != GASYNC_FUTURE_STATE_PENDING || priv->cancel_requested)
+    {
+      g_mutex_unlock (&priv->lock);
+      return FALSE;
+    }
+
+  if (value_to_steal != NULL && G_IS_VALUE (value_to_steal))
+    {
+      priv->value = *value_to_steal;
+      memset (value_to_steal, 0, sizeof *value_to_steal);
+    }
+  g_atomic_int_set (&priv->state, GASYNC_FUTURE_STATE_RESOLVED);
+  g_mutex_unlock (&priv->lock);
+
+  gasync_scheduler_push (priv->scheduler, self, GASYNC_DELIVER_DONE);
+
+  return TRUE;
+}
+
 static gboolean
 check_value_type (GasyncFuture *self,
                   GType         type)
@@ -1812,8 +1846,8 @@ append_callback_locked (GasyncFuture        *self,
   node->next = NULL;
   node->prev = priv->callbacks_tail;
   node->owner = self;
-  /* Identifiers are 31 bits and never 0. */
-  if (++priv->last_callback_id >= G_MAXINT32)
+  /* Identifiers are 30 bits and never 0. */
+  if (++priv->last_callback_id >= (1u << 30))
     priv->last_callback_id = 1;
   node->id = priv->last_callback_id;
   if (priv->callbacks_tail != NULL)
@@ -1944,7 +1978,7 @@ gasync_future_remove_done_callback (GasyncFuture *self,
   g_mutex_lock (&priv->lock);
   for (GasyncDoneCallback *iter = priv->callbacks; iter != NULL; iter = iter->next)
     {
-      if (iter->id != callback_id || iter->embedded)
+      if (iter->id != callback_id || iter->embedded || iter->watch_progress)
         continue;
 
       unlink_callback_locked (priv, iter);
@@ -1992,6 +2026,48 @@ run_callbacks (GasyncFuture *self)
     }
 }
 
+static void
+run_progress_watches (GasyncFuture *self)
+{
+  GasyncFuturePrivate *priv = PRIV (self);
+  GasyncDoneCallback *stack_watches[16];
+  g_autofree GasyncDoneCallback **heap_watches = NULL;
+  GasyncDoneCallback **watches = stack_watches;
+  guint n = 0;
+
+  /* Watch nodes are only unlinked by running (on this thread, not now) or
+   * by disposal (not while a delivery holds a reference), so they stay
+   * valid after the lock is dropped. */
+  g_mutex_lock (&priv->lock);
+  for (GasyncDoneCallback *iter = priv->callbacks; iter != NULL; iter = iter->next)
+    n += iter->watch_progress;
+  if (n > G_N_ELEMENTS (stack_watches))
+    watches = heap_watches = g_new (GasyncDoneCallback *, n);
+  n = 0;
+  for (GasyncDoneCallback *iter = priv->callbacks; iter != NULL; iter = iter->next)
+    if (iter->watch_progress)
+      watches[n++] = iter;
+  g_mutex_unlock (&priv->lock);
+
+  for (guint i = 0; i < n; i++)
+    watches[i]->func (self, watches[i]->data);
+}
+
+void
+gasync_future_add_watch (GasyncFuture         *self,
+                         GasyncFutureCallback  func,
+                         gpointer              data,
+                         GDestroyNotify        destroy)
+{
+  GasyncDoneCallbackFull *full = g_new0 (GasyncDoneCallbackFull, 1);
+
+  full->node.func = func;
+  full->node.data = data;
+  full->node.watch_progress = TRUE;
+  full->destroy = destroy;
+  gasync_future_add_done_node (self, &full->node);
+}
+
 /*
  * Delivers what was queued for the future, in a dispatch of the default lane
  * of its context, and drops the queue's reference.
@@ -2022,6 +2098,7 @@ gasync_future_run_delivery (GasyncRunnable *runnable)
         {
           priv->progress_serial = serial;
           notify_if_watched (self, PROP_PROGRESS);
+          run_progress_watches (self);
         }
     }
 

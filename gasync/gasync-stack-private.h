@@ -161,9 +161,10 @@ GasyncStack     *gasync_stack_pool_acquire       (GasyncStackPool *pool,
 /*
  * gasync_stack_pool_release:
  *
- * Gives @stack back to @pool for reuse.  No fiber may run on it any more and
- * its fiber must have been cleared.  Aborts if the canary was overwritten,
- * because reusing a stack whose overflow went unnoticed would hide the bug.
+ * Gives @stack back to @pool, the pool it came from, for reuse.  No fiber
+ * may run on it any more and its fiber must have been cleared.  Aborts if
+ * the canary was overwritten, because reusing a stack whose overflow went
+ * unnoticed would hide the bug.
  * Guarded stacks beyond 256 free ones are unmapped at once; their pages stay
  * resident otherwise until gasync_stack_pool_trim().
  */
@@ -264,13 +265,13 @@ gasync_stack_is_in_guard (const GasyncStack *stack,
  */
 void             gasync_stack_set_guarded_limit  (guint            limit);
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (GasyncStackPool, gasync_stack_pool_free)
-
 /*
  * gasync_stack_get_guarded_limit:
  *
  * Returns the current guarded budget, in stacks.
  */
 guint            gasync_stack_get_guarded_limit  (void);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GasyncStackPool, gasync_stack_pool_free)
 
 G_END_DECLS

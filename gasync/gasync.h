@@ -11,4 +11,11 @@
 # include "gasync-future.h"
 # include "gasync-coroutine.h"
 # include "gasync-await.h"
+# include "gasync-gio.h"
+# include "gasync-combinators.h"
+# include "gasync-scope.h"
+# include "gasync-source.h"
+# include "gasync-thread.h"
+# include "gasync-semaphore.h"
+# include "gasync-channel.h"
 #undef GASYNC_INSIDE

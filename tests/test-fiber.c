@@ -28,13 +28,23 @@ under_valgrind (void)
 #endif
 }
 
+/* Run through meson's exe_wrapper: qemu-user, for the cross build. */
+static gboolean
+exe_wrapped (void)
+{
+  const char *wrapper = g_getenv ("MESON_EXE_WRAPPER");
+
+  return wrapper != NULL && *wrapper != '\0';
+}
+
 /* Memory figures mean nothing under Valgrind (it keeps its own shadow of
- * everything and places mappings itself) or a sanitizer (shadow memory,
- * larger stacks), and all of them are slow. */
+ * everything and places mappings itself), a sanitizer (shadow memory,
+ * larger stacks) or qemu-user (which keeps its own state per guest page),
+ * and all of them are slow. */
 static gboolean
 under_instrumentation (void)
 {
-  return under_valgrind () || GASYNC_ASAN || GASYNC_TSAN;
+  return under_valgrind () || exe_wrapped () || GASYNC_ASAN || GASYNC_TSAN;
 }
 
 static gboolean
@@ -43,7 +53,7 @@ is_asm_backend (void)
   return !g_str_equal (gasync_fiber_backend_name (), "ucontext");
 }
 
-/* Resident set size of the process, in bytes, from /proc/self/status. */
+/* A "kB" field of /proc/self/status. */
 static guint64
 read_status_kib (const char *field)
 {
@@ -59,6 +69,7 @@ read_status_kib (const char *field)
   return g_ascii_strtoull (line + strlen (field), NULL, 10);
 }
 
+/* Resident set size of the process, in bytes. */
 static guint64
 read_rss (void)
 {
@@ -564,16 +575,19 @@ test_callee_saved (void)
 
 /*
  * Under an exe wrapper (meson runs the cross-built tests through
- * qemu-aarch64 and says so in MESON_EXE_WRAPPER), the kernel cannot execute
- * the test binary itself, so g_test_trap_subprocess() cannot re-run it.
- * Fork instead: the test is single threaded, so the child is consistent.
+ * qemu-aarch64 and says so in MESON_EXE_WRAPPER) the kernel cannot execute
+ * the test binary, so g_test_trap_subprocess() cannot re-run it, and
+ * qemu-user 7.2 hangs in fork() on this kernel.  Those tests are skipped
+ * there; .ci/cross-aarch64 runs their child halves directly instead.
  */
 static gboolean
-exe_wrapped (void)
+skip_if_wrapped (void)
 {
-  const char *wrapper = g_getenv ("MESON_EXE_WRAPPER");
+  if (!exe_wrapped () || g_test_subprocess ())
+    return FALSE;
 
-  return wrapper != NULL && *wrapper != '\0';
+  g_test_skip ("needs a subprocess, which cannot be started under an exe wrapper");
+  return TRUE;
 }
 
 /* Returns TRUE in the child, which must not return from the test; in the
@@ -583,16 +597,6 @@ trap_child (void)
 {
   if (g_test_subprocess ())
     return TRUE;
-
-  if (exe_wrapped ())
-    {
-      gboolean child;
-
-      G_GNUC_BEGIN_IGNORE_DEPRECATIONS
-      child = g_test_trap_fork (0, 0);
-      G_GNUC_END_IGNORE_DEPRECATIONS
-      return child;
-    }
 
   g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDOUT);
   return FALSE;
@@ -646,6 +650,8 @@ run_overflow_child (gboolean compact)
 static void
 test_guard_overflow (void)
 {
+  if (skip_if_wrapped ())
+    return;
   if (trap_child ())
     run_overflow_child (FALSE);
 
@@ -657,6 +663,8 @@ test_guard_overflow (void)
 static void
 test_guard_overflow_slab (void)
 {
+  if (skip_if_wrapped ())
+    return;
   if (trap_child ())
     run_overflow_child (TRUE);
 
@@ -680,6 +688,8 @@ wild_pointer_body (gpointer data)
 static void
 test_unrelated_segv (void)
 {
+  if (skip_if_wrapped ())
+    return;
   if (trap_child ())
     {
       GasyncStackPool *pool;
@@ -711,6 +721,8 @@ previous_segv_handler (int sig)
 static void
 test_segv_chains (void)
 {
+  if (skip_if_wrapped ())
+    return;
   if (trap_child ())
     {
       struct sigaction action;
@@ -728,6 +740,32 @@ test_segv_chains (void)
   g_test_trap_assert_failed ();
   g_test_trap_assert_stderr ("*previous SIGSEGV handler ran*");
   g_test_trap_assert_stderr_unmatched ("*stack overflow*");
+}
+
+static void
+returning_body (gpointer data)
+{
+  /* Forgets gasync_fiber_switch_final(). */
+}
+
+static void
+test_return_aborts (void)
+{
+  if (skip_if_wrapped ())
+    return;
+  if (trap_child ())
+    {
+      GasyncStackPool *pool = gasync_stack_pool_new ();
+      TestFiber tf = { 0 };
+
+      gasync_fiber_init_thread (&main_fiber);
+      test_fiber_start (&tf, pool, &main_fiber, returning_body, "forgetful");
+      gasync_fiber_switch (&main_fiber, &tf.fiber);
+      g_assert_not_reached ();
+    }
+
+  g_test_trap_assert_failed ();
+  g_test_trap_assert_stderr ("*gasync: coroutine 'forgetful' returned from its fiber function*");
 }
 
 static void
@@ -777,13 +815,8 @@ run_canary_child (gboolean switch_first)
 static void
 test_canary_switch (void)
 {
-  if (exe_wrapped ())
-    {
-      g_test_skip ("GASYNC_DEBUG is read once per process; a forked child inherits the "
-                   "parent's setting");
-      return;
-    }
-
+  if (skip_if_wrapped ())
+    return;
   if (trap_child ())
     {
       /* Read once, at the first fiber of the process: this one. */
@@ -800,6 +833,8 @@ test_canary_switch (void)
 static void
 test_canary_final (void)
 {
+  if (skip_if_wrapped ())
+    return;
   if (trap_child ())
     {
       g_unsetenv ("GASYNC_DEBUG");
@@ -836,11 +871,13 @@ run_many_live (guint n)
   guint max_map_count = read_max_map_count ();
   guint maps_before, maps_live;
   guint64 rss_before, rss_live;
+  guint64 pte_before, pte_live;
   guint n_guarded = 0;
   double per_fiber;
 
   maps_before = count_maps ();
   rss_before = read_rss ();
+  pte_before = read_status_kib ("VmPTE:") * 1024;
 
   for (guint i = 0; i < n; i++)
     {
@@ -854,21 +891,27 @@ run_many_live (guint n)
 
   maps_live = count_maps ();
   rss_live = read_rss ();
+  pte_live = read_status_kib ("VmPTE:") * 1024;
   per_fiber = (double) (rss_live - MIN (rss_before, rss_live)) / n;
 
   g_test_message ("%u suspended fibers (%u guarded stacks, %u compact; guarded budget %u): "
                   "%u mappings (max_map_count %u, %u before), "
-                  "%.0f resident bytes per suspended fiber with its 200-byte future",
+                  "%.0f resident bytes per suspended fiber with its 200-byte future "
+                  "(plus %.0f bytes of page tables, which VmRSS leaves out)",
                   n, n_guarded, n - n_guarded, gasync_stack_get_guarded_limit (),
-                  maps_live, max_map_count, maps_before, per_fiber);
+                  maps_live, max_map_count, maps_before, per_fiber,
+                  (double) (pte_live - MIN (pte_before, pte_live)) / n);
 
   g_assert_cmpuint (n_guarded, <=, gasync_stack_get_guarded_limit ());
+  /* Guarded stacks take a quarter of max_map_count at most, slabs two VMAs
+   * per 64 stacks: about 19,300 VMAs for 100,000 fibers, 47,400 for a
+   * million on a stock kernel. */
   g_assert_cmpuint (maps_live, <, max_map_count / 4 * 3);
-  if (n >= 100000)
+  if (n <= 100000)
     g_assert_cmpuint (maps_live, <, max_map_count / 2);
 
   if (under_instrumentation ())
-    g_test_message ("resident memory not asserted under Valgrind or a sanitizer");
+    g_test_message ("resident memory not asserted under Valgrind, a sanitizer or qemu");
   else if (!is_asm_backend () && per_fiber > 4.5 * 1024)
     /* AArch64's ucontext_t alone is 4560 bytes; its ucontext spills into a
      * second stack page.  The slow fallback is not held to the budget there. */
@@ -1105,6 +1148,7 @@ main (int argc,
   g_test_add_func ("/Gasync/Fiber/guard-overflow-slab", test_guard_overflow_slab);
   g_test_add_func ("/Gasync/Fiber/unrelated-segv", test_unrelated_segv);
   g_test_add_func ("/Gasync/Fiber/segv-chains", test_segv_chains);
+  g_test_add_func ("/Gasync/Fiber/return-aborts", test_return_aborts);
   g_test_add_func ("/Gasync/Fiber/canary-check", test_canary_check);
   g_test_add_func ("/Gasync/Fiber/canary-switch", test_canary_switch);
   g_test_add_func ("/Gasync/Fiber/canary-final", test_canary_final);

@@ -1,0 +1,1106 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include "gasync-combinators.h"
+#include "gasync-error.h"
+#include "gasync-future-private.h"
+
+/**
+ * GasyncCombinator:
+ *
+ * A future made of other futures: the result of [func@all],
+ * [func@all_settled], [func@any], [func@race], [func@wait],
+ * [func@with_timeout], [func@shield], [func@then], [func@catch] and
+ * [func@finally].
+ *
+ * Combinators never block and cost O(N) in total for N children: one done
+ * callback per child, each doing constant work. They keep themselves and
+ * their children alive until they settle; cancel one to let go early.
+ *
+ * Cancelling a combinator cancels the children that are still pending,
+ * except through [func@shield]. [func@all], [func@any] and [func@race] also
+ * cancel the children whose outcome no longer matters once they have
+ * settled; [func@all_settled] and [func@wait] leave them alone.
+ *
+ * A child that ends rejected counts as read by the combinator, so it never
+ * warns that its error was never retrieved.
+ *
+ * ```c
+ * g_autoptr(GPtrArray) both = NULL;
+ *
+ * // Inside a coroutine: load two files at once, fail if either fails.
+ * both = gasync_await_boxed (gasync_all (load (a), load (b), NULL),
+ *                            G_TYPE_PTR_ARRAY, error);
+ * ```
+ */
+
+typedef enum
+{
+  KIND_ALL,
+  KIND_ALL_SETTLED,
+  KIND_ANY,
+  KIND_RACE,
+  KIND_WAIT,
+  KIND_TIMEOUT,
+  KIND_SHIELD,
+  KIND_THEN,
+  KIND_CATCH,
+  KIND_FINALLY,
+} Kind;
+
+typedef struct _Core Core;
+
+typedef struct
+{
+  Core  *core;
+  guint  index;
+} Link;
+
+/*
+ * Shared by the combinator and the done callbacks registered on its
+ * children, which may run on other threads (children of other contexts).
+ * The combinator holds a reference, each registered callback one; the core
+ * holds the combinator until it settles, so a running combinator is never
+ * finalized under its children's feet.
+ */
+struct _Core
+{
+  gatomicrefcount   ref_count;
+  Kind              kind;
+  GasyncWaitMode    mode;
+
+  /* Read-only after creation: the children, each referenced. */
+  GPtrArray        *children;
+  Link             *links;
+
+  /* Guards everything below. */
+  GMutex            lock;
+  GasyncCombinator *owner;
+  gboolean          finished;
+  guint             n_settled;
+  guint             n_failed;
+  GPtrArray        *done_order;
+  double           *progress;
+  double            progress_sum;
+  GSource          *timer;
+  GasyncFuture     *next;
+
+  /* Continuations (then / catch / finally); run at most once. */
+  GasyncThenFunc    func;
+  gpointer          data;
+  GDestroyNotify    destroy;
+};
+
+struct _GasyncCombinator
+{
+  GasyncFuture  parent_instance;
+  Core         *core;
+};
+
+G_DEFINE_FINAL_TYPE (GasyncCombinator, gasync_combinator, GASYNC_TYPE_FUTURE)
+
+static Core *
+core_ref (Core *core)
+{
+  g_atomic_ref_count_inc (&core->ref_count);
+  return core;
+}
+
+static void
+core_unref (Core *core)
+{
+  if (!g_atomic_ref_count_dec (&core->ref_count))
+    return;
+
+  g_assert (core->owner == NULL);
+  g_assert (core->timer == NULL);
+  if (core->destroy != NULL)
+    core->destroy (core->data);
+  g_clear_object (&core->next);
+  g_clear_pointer (&core->done_order, g_ptr_array_unref);
+  g_ptr_array_unref (core->children);
+  g_free (core->links);
+  g_free (core->progress);
+  g_mutex_clear (&core->lock);
+  g_free (core);
+}
+
+static void
+link_release (gpointer data)
+{
+  Link *link = data;
+
+  core_unref (link->core);
+}
+
+/* Settles @owner like @source: same value, error or cancellation. */
+static void
+settle_like (GasyncFuture *owner,
+             GasyncFuture *source)
+{
+  GValue value = G_VALUE_INIT;
+  GError *error = NULL;
+
+  if (gasync_future_get_value (source, &value, &error))
+    {
+      if (G_IS_VALUE (&value))
+        gasync_future_take_value (owner, &value);
+      else
+        gasync_future_resolve_void (owner);
+    }
+  else
+    gasync_future_take_error (owner, error);
+}
+
+static gboolean
+is_failed (GasyncFuture *future)
+{
+  GasyncFutureState state = gasync_future_get_state (future);
+
+  return state == GASYNC_FUTURE_STATE_REJECTED || state == GASYNC_FUTURE_STATE_CANCELLED;
+}
+
+static void
+cancel_pending_children (Core *core)
+{
+  for (guint i = 0; i < core->children->len; i++)
+    {
+      GasyncFuture *child = g_ptr_array_index (core->children, i);
+
+      if (!gasync_future_is_done (child))
+        gasync_future_cancel (child);
+    }
+}
+
+/* Ends the combinator; called with the lock held, returns the owner's
+ * reference (or NULL if it had already ended) with the lock released. */
+static GasyncCombinator *
+finish_locked (Core *core)
+{
+  GasyncCombinator *owner = NULL;
+  GSource *timer;
+
+  if (!core->finished)
+    {
+      core->finished = TRUE;
+      owner = g_steal_pointer (&core->owner);
+    }
+  timer = g_steal_pointer (&core->timer);
+  g_mutex_unlock (&core->lock);
+
+  if (timer != NULL)
+    {
+      g_source_destroy (timer);
+      g_source_unref (timer);
+    }
+
+  return owner;
+}
+
+static GPtrArray *
+copy_children (GPtrArray *children)
+{
+  GPtrArray *copy = g_ptr_array_new_full (children->len, g_object_unref);
+
+  for (guint i = 0; i < children->len; i++)
+    g_ptr_array_add (copy, g_object_ref (g_ptr_array_index (children, i)));
+  return copy;
+}
+
+static void
+resolve_with_array (GasyncFuture *owner,
+                    GPtrArray    *array)
+{
+  GValue value = G_VALUE_INIT;
+
+  g_value_init (&value, G_TYPE_PTR_ARRAY);
+  g_value_take_boxed (&value, array);
+  gasync_future_take_value (owner, &value);
+}
+
+static void
+reject_all_failed (GasyncFuture *owner,
+                   GPtrArray    *children)
+{
+  GString *message = g_string_new (NULL);
+
+  g_string_append_printf (message, "All %u futures failed:", children->len);
+  for (guint i = 0; i < children->len; i++)
+    {
+      g_autoptr(GError) error = NULL;
+
+      gasync_future_propagate_error (g_ptr_array_index (children, i), &error);
+      g_string_append_printf (message, "%s %s", i > 0 ? ";" : "", error->message);
+    }
+  gasync_future_take_error (owner, g_error_new_literal (GASYNC_ERROR, GASYNC_ERROR_FAILED,
+                                                        message->str));
+  g_string_free (message, TRUE);
+}
+
+static void run_continuation (Core *core, GasyncFuture *child);
+
+static void
+update_progress (Core         *core,
+                 guint         index,
+                 double        progress)
+{
+  GasyncCombinator *owner;
+  double total;
+
+  g_mutex_lock (&core->lock);
+  if (core->finished || core->progress == NULL)
+    {
+      g_mutex_unlock (&core->lock);
+      return;
+    }
+  core->progress_sum += progress - core->progress[index];
+  core->progress[index] = progress;
+  total = CLAMP (core->progress_sum / core->children->len, 0.0, 1.0);
+  owner = g_object_ref (core->owner);
+  g_mutex_unlock (&core->lock);
+
+  gasync_future_set_progress (GASYNC_FUTURE (owner), total);
+  g_object_unref (owner);
+}
+
+static void
+child_done_cb (GasyncFuture *child,
+               gpointer      user_data)
+{
+  Link *link = user_data;
+  Core *core = link->core;
+  GasyncCombinator *owner;
+  gboolean failed;
+  gboolean finish = FALSE;
+
+  if (!gasync_future_is_done (child))
+    {
+      /* A progress notification of a pending child. */
+      update_progress (core, link->index, MAX (gasync_future_get_progress (child), 0.0));
+      return;
+    }
+
+  failed = is_failed (child);
+  if (failed)
+    gasync_future_propagate_error (child, NULL);
+
+  if (core->kind == KIND_ALL && !failed)
+    update_progress (core, link->index, 1.0);
+
+  /* The second stage of a continuation: the future its function returned. */
+  if (link->index == 1 && core->kind >= KIND_THEN)
+    {
+      g_mutex_lock (&core->lock);
+      owner = finish_locked (core);
+      if (owner == NULL)
+        return;
+      if (core->kind == KIND_FINALLY && !failed)
+        settle_like (GASYNC_FUTURE (owner), g_ptr_array_index (core->children, 0));
+      else
+        settle_like (GASYNC_FUTURE (owner), child);
+      g_object_unref (owner);
+      return;
+    }
+
+  if (core->kind >= KIND_THEN)
+    {
+      run_continuation (core, child);
+      return;
+    }
+
+  g_mutex_lock (&core->lock);
+  if (core->finished)
+    {
+      g_mutex_unlock (&core->lock);
+      return;
+    }
+
+  core->n_settled++;
+  core->n_failed += failed;
+  if (core->done_order != NULL)
+    g_ptr_array_add (core->done_order, g_object_ref (child));
+
+  switch (core->kind)
+    {
+    case KIND_ALL:
+      finish = failed || core->n_settled == core->children->len;
+      break;
+
+    case KIND_ALL_SETTLED:
+      finish = core->n_settled == core->children->len;
+      break;
+
+    case KIND_ANY:
+      finish = !failed || core->n_failed == core->children->len;
+      break;
+
+    case KIND_RACE:
+    case KIND_TIMEOUT:
+    case KIND_SHIELD:
+      finish = TRUE;
+      break;
+
+    case KIND_WAIT:
+      finish = core->n_settled == core->children->len ||
+               core->mode == GASYNC_WAIT_FIRST_COMPLETED ||
+               (core->mode == GASYNC_WAIT_FIRST_EXCEPTION && failed);
+      break;
+
+    case KIND_THEN:
+    case KIND_CATCH:
+    case KIND_FINALLY:
+    default:
+      g_assert_not_reached ();
+    }
+
+  if (!finish)
+    {
+      g_mutex_unlock (&core->lock);
+      return;
+    }
+
+  owner = finish_locked (core);
+  if (owner == NULL)
+    return;
+
+  switch (core->kind)
+    {
+    case KIND_ALL:
+      if (failed)
+        {
+          settle_like (GASYNC_FUTURE (owner), child);
+          cancel_pending_children (core);
+        }
+      else
+        resolve_with_array (GASYNC_FUTURE (owner), copy_children (core->children));
+      break;
+
+    case KIND_ALL_SETTLED:
+      resolve_with_array (GASYNC_FUTURE (owner), copy_children (core->children));
+      break;
+
+    case KIND_ANY:
+      if (failed)
+        reject_all_failed (GASYNC_FUTURE (owner), core->children);
+      else
+        {
+          settle_like (GASYNC_FUTURE (owner), child);
+          cancel_pending_children (core);
+        }
+      break;
+
+    case KIND_RACE:
+      settle_like (GASYNC_FUTURE (owner), child);
+      cancel_pending_children (core);
+      break;
+
+    case KIND_TIMEOUT:
+    case KIND_SHIELD:
+      settle_like (GASYNC_FUTURE (owner), child);
+      break;
+
+    case KIND_WAIT:
+      {
+        GPtrArray *done;
+
+        g_mutex_lock (&core->lock);
+        done = copy_children (core->done_order);
+        g_mutex_unlock (&core->lock);
+        resolve_with_array (GASYNC_FUTURE (owner), done);
+      }
+      break;
+
+    case KIND_THEN:
+    case KIND_CATCH:
+    case KIND_FINALLY:
+    default:
+      g_assert_not_reached ();
+    }
+
+  g_object_unref (owner);
+}
+
+static void
+watch (Core  *core,
+       guint  index)
+{
+  GasyncFuture *child = g_ptr_array_index (core->children, index);
+
+  core_ref (core);
+  gasync_future_add_watch (child, child_done_cb, &core->links[index], link_release);
+}
+
+/* The first stage of then / catch / finally settled. */
+static void
+run_continuation (Core         *core,
+                  GasyncFuture *child)
+{
+  GasyncCombinator *owner;
+  GasyncThenFunc func;
+  GasyncFuture *next;
+  gboolean call;
+
+  switch (core->kind)
+    {
+    case KIND_THEN:
+      call = gasync_future_get_state (child) == GASYNC_FUTURE_STATE_RESOLVED;
+      break;
+    case KIND_CATCH:
+      call = gasync_future_get_state (child) == GASYNC_FUTURE_STATE_REJECTED;
+      break;
+    case KIND_FINALLY:
+    default:
+      call = TRUE;
+      break;
+    }
+
+  g_mutex_lock (&core->lock);
+  if (core->finished)
+    {
+      g_mutex_unlock (&core->lock);
+      return;
+    }
+  if (!call)
+    {
+      owner = finish_locked (core);
+      settle_like (GASYNC_FUTURE (owner), child);
+      g_object_unref (owner);
+      return;
+    }
+  func = g_steal_pointer (&core->func);
+  owner = g_object_ref (core->owner);
+  g_mutex_unlock (&core->lock);
+
+  next = func (child, core->data);
+  if (next != NULL && !GASYNC_IS_FUTURE (next))
+    {
+      g_critical ("A continuation returned something that is not a future");
+      next = NULL;
+    }
+
+  if (next == NULL)
+    {
+      g_mutex_lock (&core->lock);
+      g_clear_object (&owner);
+      owner = finish_locked (core);
+      if (owner != NULL)
+        {
+          if (core->kind == KIND_FINALLY)
+            settle_like (GASYNC_FUTURE (owner), child);
+          else
+            gasync_future_resolve_void (GASYNC_FUTURE (owner));
+          g_object_unref (owner);
+        }
+      return;
+    }
+
+  /* Wait for the returned future as the second stage; the combinator may
+   * have been cancelled meanwhile, and then the new future is too. */
+  g_mutex_lock (&core->lock);
+  core->next = g_object_ref (next);
+  if (core->finished)
+    {
+      g_mutex_unlock (&core->lock);
+      gasync_future_cancel (next);
+    }
+  else
+    {
+      g_mutex_unlock (&core->lock);
+      core_ref (core);
+      gasync_future_add_watch (next, child_done_cb, &core->links[1], link_release);
+    }
+  g_object_unref (next);
+  g_object_unref (owner);
+}
+
+static gboolean
+timeout_cb (gpointer user_data)
+{
+  Core *core = user_data;
+  GasyncCombinator *owner;
+
+  g_mutex_lock (&core->lock);
+  if (core->finished)
+    {
+      g_mutex_unlock (&core->lock);
+      return G_SOURCE_REMOVE;
+    }
+  owner = finish_locked (core);
+
+  gasync_future_cancel (g_ptr_array_index (core->children, 0));
+  gasync_future_take_error (GASYNC_FUTURE (owner),
+                            g_error_new_literal (G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                                                 "The operation timed out"));
+  g_object_unref (owner);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+gasync_combinator_request_cancel (GasyncFuture *future)
+{
+  GasyncCombinator *self = GASYNC_COMBINATOR (future);
+  Core *core = self->core;
+  GasyncCombinator *owner;
+  GasyncFuture *next;
+
+  g_mutex_lock (&core->lock);
+  next = core->next ? g_object_ref (core->next) : NULL;
+  owner = finish_locked (core);
+
+  if (core->kind != KIND_SHIELD)
+    cancel_pending_children (core);
+  if (next != NULL)
+    {
+      gasync_future_cancel (next);
+      g_object_unref (next);
+    }
+
+  gasync_future_settle (future, GASYNC_FUTURE_STATE_CANCELLED, NULL, NULL);
+  g_clear_object (&owner);
+}
+
+static void
+gasync_combinator_finalize (GObject *object)
+{
+  GasyncCombinator *self = GASYNC_COMBINATOR (object);
+
+  core_unref (self->core);
+
+  G_OBJECT_CLASS (gasync_combinator_parent_class)->finalize (object);
+}
+
+static void
+gasync_combinator_class_init (GasyncCombinatorClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GasyncFutureClass *future_class = GASYNC_FUTURE_CLASS (klass);
+
+  object_class->finalize = gasync_combinator_finalize;
+  future_class->request_cancel = gasync_combinator_request_cancel;
+}
+
+static void
+gasync_combinator_init (GasyncCombinator *self)
+{
+}
+
+/* Takes @children (an array owning a reference to each child). */
+static GasyncCombinator *
+combinator_new (Kind            kind,
+                GasyncWaitMode  mode,
+                GPtrArray      *children)
+{
+  GasyncCombinator *self;
+  Core *core;
+
+  self = (GasyncCombinator *) g_object_new_with_properties (GASYNC_TYPE_COMBINATOR, 0, NULL, NULL);
+  core = g_new0 (Core, 1);
+  g_atomic_ref_count_init (&core->ref_count);
+  g_mutex_init (&core->lock);
+  core->kind = kind;
+  core->mode = mode;
+  core->children = children;
+  core->links = g_new (Link, MAX (children->len, 2));
+  for (guint i = 0; i < MAX (children->len, 2); i++)
+    {
+      core->links[i].core = core;
+      core->links[i].index = i;
+    }
+  core->owner = g_object_ref (self);
+  if (kind == KIND_WAIT)
+    core->done_order = g_ptr_array_new_with_free_func (g_object_unref);
+  if (kind == KIND_ALL && children->len > 0)
+    core->progress = g_new0 (double, children->len);
+  self->core = core;
+
+  return self;
+}
+
+static void
+start (GasyncCombinator *self)
+{
+  Core *core = self->core;
+  guint n = core->children->len;
+
+  if (n == 0)
+    {
+      GasyncCombinator *owner;
+
+      g_mutex_lock (&core->lock);
+      owner = finish_locked (core);
+
+      switch (core->kind)
+        {
+        case KIND_ANY:
+        case KIND_RACE:
+          gasync_future_reject_literal (GASYNC_FUTURE (self), GASYNC_ERROR, GASYNC_ERROR_FAILED,
+                                        "There are no futures to wait for");
+          break;
+        default:
+          resolve_with_array (GASYNC_FUTURE (self), g_ptr_array_new_with_free_func (g_object_unref));
+          break;
+        }
+      g_clear_object (&owner);
+      return;
+    }
+
+  for (guint i = 0; i < n; i++)
+    watch (core, i);
+}
+
+static GPtrArray *
+collect_valist (GasyncFuture *first,
+                va_list       args)
+{
+  GPtrArray *children = g_ptr_array_new_with_free_func (g_object_unref);
+
+  for (GasyncFuture *iter = first; iter != NULL; iter = va_arg (args, GasyncFuture *))
+    {
+      if (!GASYNC_IS_FUTURE (iter))
+        {
+          g_critical ("%s: argument %u is not a future", G_STRFUNC, children->len);
+          continue;
+        }
+      g_ptr_array_add (children, iter);
+    }
+  return children;
+}
+
+static GPtrArray *
+collect_array (GasyncFuture **futures,
+               guint          n_futures)
+{
+  GPtrArray *children = g_ptr_array_new_full (n_futures, g_object_unref);
+
+  for (guint i = 0; i < n_futures; i++)
+    g_ptr_array_add (children, g_object_ref (futures[i]));
+  return children;
+}
+
+static gboolean
+array_is_valid (GasyncFuture **futures,
+                guint          n_futures)
+{
+  if (n_futures > 0 && futures == NULL)
+    return FALSE;
+  for (guint i = 0; i < n_futures; i++)
+    if (!GASYNC_IS_FUTURE (futures[i]))
+      return FALSE;
+  return TRUE;
+}
+
+static GasyncFuture *
+combine (Kind            kind,
+         GasyncWaitMode  mode,
+         GPtrArray      *children)
+{
+  GasyncCombinator *self = combinator_new (kind, mode, children);
+
+  start (self);
+  return GASYNC_FUTURE (self);
+}
+
+#define DEFINE_VARIADIC(name, kind)                                   \
+GasyncFuture *                                                        \
+gasync_##name (GasyncFuture *first,                                   \
+               ...)                                                   \
+{                                                                     \
+  GPtrArray *children;                                                \
+  va_list args;                                                       \
+                                                                      \
+  va_start (args, first);                                             \
+  children = collect_valist (first, args);                            \
+  va_end (args);                                                      \
+                                                                      \
+  return combine (kind, GASYNC_WAIT_ALL_COMPLETED, children);         \
+}
+
+#define DEFINE_ARRAY(name, kind)                                      \
+GasyncFuture *                                                        \
+gasync_##name##v (GasyncFuture **futures,                             \
+                  guint          n_futures)                           \
+{                                                                     \
+  g_return_val_if_fail (array_is_valid (futures, n_futures), NULL);   \
+                                                                      \
+  return combine (kind, GASYNC_WAIT_ALL_COMPLETED,                    \
+                  collect_array (futures, n_futures));                \
+}
+
+/**
+ * gasync_all: (skip)
+ * @first: (transfer full) (nullable): the first future, or `NULL` for none
+ * @...: more futures, each `(transfer full)`, ending with `NULL`
+ *
+ * Waits for all the futures, like asyncio's `gather()`: resolves with a
+ * `GPtrArray` of the children (in the order given, each resolved) when all
+ * have resolved. The first child to fail (rejected or cancelled) settles
+ * the combinator the same way, and the other children are cancelled. With
+ * no futures it resolves with an empty array.
+ *
+ * The combinator's [property@Future:progress] aggregates the children's:
+ * the mean of their progress, counting settled children as 1.
+ *
+ * Takes ownership of each future, so calls that return futures can be
+ * written inline.
+ *
+ * Returns: (transfer full): a [class@Combinator]
+ */
+DEFINE_VARIADIC (all, KIND_ALL)
+
+/**
+ * gasync_allv: (rename-to gasync_all)
+ * @futures: (array length=n_futures) (transfer none): the futures
+ * @n_futures: the number of futures
+ *
+ * Like [func@all], for an array of futures. The combinator takes its own
+ * references.
+ *
+ * Returns: (transfer full): a [class@Combinator]
+ */
+DEFINE_ARRAY (all, KIND_ALL)
+
+/**
+ * gasync_all_settled: (skip)
+ * @first: (transfer full) (nullable): the first future, or `NULL` for none
+ * @...: more futures, each `(transfer full)`, ending with `NULL`
+ *
+ * Waits for all the futures to settle, whatever their outcome, and resolves
+ * with a `GPtrArray` of the children in the order given. It never fails
+ * unless it is cancelled itself.
+ *
+ * Returns: (transfer full): a [class@Combinator]
+ */
+DEFINE_VARIADIC (all_settled, KIND_ALL_SETTLED)
+
+/**
+ * gasync_all_settledv: (rename-to gasync_all_settled)
+ * @futures: (array length=n_futures) (transfer none): the futures
+ * @n_futures: the number of futures
+ *
+ * Like [func@all_settled], for an array of futures.
+ *
+ * Returns: (transfer full): a [class@Combinator]
+ */
+DEFINE_ARRAY (all_settled, KIND_ALL_SETTLED)
+
+/**
+ * gasync_any: (skip)
+ * @first: (transfer full) (nullable): the first future, or `NULL` for none
+ * @...: more futures, each `(transfer full)`, ending with `NULL`
+ *
+ * Waits for the first future to resolve, and resolves with its value; the
+ * other children are cancelled. If all fail, it is rejected with
+ * `GASYNC_ERROR_FAILED`, whose message lists every child's error; the
+ * children themselves stay reachable with
+ * [method@Combinator.get_children]. With no futures it is rejected at once.
+ *
+ * Returns: (transfer full): a [class@Combinator]
+ */
+DEFINE_VARIADIC (any, KIND_ANY)
+
+/**
+ * gasync_anyv: (rename-to gasync_any)
+ * @futures: (array length=n_futures) (transfer none): the futures
+ * @n_futures: the number of futures
+ *
+ * Like [func@any], for an array of futures.
+ *
+ * Returns: (transfer full): a [class@Combinator]
+ */
+DEFINE_ARRAY (any, KIND_ANY)
+
+/**
+ * gasync_race: (skip)
+ * @first: (transfer full) (nullable): the first future, or `NULL` for none
+ * @...: more futures, each `(transfer full)`, ending with `NULL`
+ *
+ * Settles like the first future to settle, with its value, error or
+ * cancellation; the other children are cancelled. With no futures it is
+ * rejected at once rather than never settling.
+ *
+ * Returns: (transfer full): a [class@Combinator]
+ */
+DEFINE_VARIADIC (race, KIND_RACE)
+
+/**
+ * gasync_racev: (rename-to gasync_race)
+ * @futures: (array length=n_futures) (transfer none): the futures
+ * @n_futures: the number of futures
+ *
+ * Like [func@race], for an array of futures.
+ *
+ * Returns: (transfer full): a [class@Combinator]
+ */
+DEFINE_ARRAY (race, KIND_RACE)
+
+/**
+ * gasync_wait: (skip)
+ * @mode: when to settle
+ * @first: (transfer full) (nullable): the first future, or `NULL` for none
+ * @...: more futures, each `(transfer full)`, ending with `NULL`
+ *
+ * Waits like asyncio's `wait()`: resolves, when @mode says, with a
+ * `GPtrArray` of the children that are done, in the order they settled.
+ * [method@Combinator.dup_pending] tells which are still pending. It never
+ * fails and never cancels the children, unless it is cancelled itself.
+ *
+ * Returns: (transfer full): a [class@Combinator]
+ */
+GasyncFuture *
+gasync_wait (GasyncWaitMode  mode,
+             GasyncFuture   *first,
+             ...)
+{
+  GPtrArray *children;
+  va_list args;
+
+  va_start (args, first);
+  children = collect_valist (first, args);
+  va_end (args);
+
+  return combine (KIND_WAIT, mode, children);
+}
+
+/**
+ * gasync_waitv: (rename-to gasync_wait)
+ * @mode: when to settle
+ * @futures: (array length=n_futures) (transfer none): the futures
+ * @n_futures: the number of futures
+ *
+ * Like [func@wait], for an array of futures.
+ *
+ * Returns: (transfer full): a [class@Combinator]
+ */
+GasyncFuture *
+gasync_waitv (GasyncWaitMode   mode,
+              GasyncFuture   **futures,
+              guint            n_futures)
+{
+  g_return_val_if_fail (array_is_valid (futures, n_futures), NULL);
+
+  return combine (KIND_WAIT, mode, collect_array (futures, n_futures));
+}
+
+static GPtrArray *
+single (GasyncFuture *future)
+{
+  GPtrArray *children = g_ptr_array_new_full (1, g_object_unref);
+
+  g_ptr_array_add (children, future);
+  return children;
+}
+
+/**
+ * gasync_with_timeout:
+ * @future: (transfer full): the future to wait for
+ * @timeout_ms: the time limit in milliseconds
+ *
+ * Settles like @future if it settles within @timeout_ms; otherwise cancels
+ * it and is rejected with `G_IO_ERROR_TIMED_OUT`, like asyncio's
+ * `wait_for()`. The timer runs on the thread-default main context.
+ *
+ * Returns: (transfer full): a [class@Combinator]
+ */
+GasyncFuture *
+gasync_with_timeout (GasyncFuture *future,
+                     guint         timeout_ms)
+{
+  GasyncCombinator *self;
+  GSource *timer;
+
+  g_return_val_if_fail (GASYNC_IS_FUTURE (future), NULL);
+
+  self = combinator_new (KIND_TIMEOUT, GASYNC_WAIT_ALL_COMPLETED, single (future));
+
+  timer = g_timeout_source_new (timeout_ms);
+  g_source_set_static_name (timer, "[gasync] with_timeout");
+  g_source_set_callback (timer, timeout_cb, core_ref (self->core), (GDestroyNotify) core_unref);
+  self->core->timer = timer;
+  g_source_attach (timer, gasync_future_get_context (GASYNC_FUTURE (self)));
+
+  start (self);
+  return GASYNC_FUTURE (self);
+}
+
+/**
+ * gasync_shield:
+ * @future: (transfer full): the future to protect
+ *
+ * Settles like @future, but cancelling the returned future does not cancel
+ * @future, like asyncio's `shield()`: the shield itself ends cancelled and
+ * @future goes on.
+ *
+ * Returns: (transfer full): a [class@Combinator]
+ */
+GasyncFuture *
+gasync_shield (GasyncFuture *future)
+{
+  g_return_val_if_fail (GASYNC_IS_FUTURE (future), NULL);
+
+  return combine (KIND_SHIELD, GASYNC_WAIT_ALL_COMPLETED, single (future));
+}
+
+static GasyncFuture *
+continuation (Kind            kind,
+              GasyncFuture   *future,
+              GasyncThenFunc  func,
+              gpointer        user_data,
+              GDestroyNotify  destroy)
+{
+  GasyncCombinator *self;
+
+  self = combinator_new (kind, GASYNC_WAIT_ALL_COMPLETED, single (future));
+  self->core->func = func;
+  self->core->data = user_data;
+  self->core->destroy = destroy;
+  start (self);
+  return GASYNC_FUTURE (self);
+}
+
+/**
+ * gasync_then:
+ * @future: (transfer full): the future to continue
+ * @func: (scope notified) (closure user_data) (destroy destroy): called
+ *   with @future once it has resolved
+ * @user_data: data for @func
+ * @destroy: (nullable): frees @user_data once the combinator is finalized
+ *
+ * Chains a continuation for callback-style code: once @future resolves,
+ * @func runs (where @future's done callbacks run) and the returned future
+ * settles like the future @func returns (or resolves without a value if it
+ * returns `NULL`). If @future fails, @func is not called and the returned
+ * future fails the same way. Cancelling the returned future cancels
+ * @future, or the future @func returned.
+ *
+ * Returns: (transfer full): a [class@Combinator]
+ */
+GasyncFuture *
+gasync_then (GasyncFuture   *future,
+             GasyncThenFunc  func,
+             gpointer        user_data,
+             GDestroyNotify  destroy)
+{
+  g_return_val_if_fail (GASYNC_IS_FUTURE (future), NULL);
+  g_return_val_if_fail (func != NULL, NULL);
+
+  return continuation (KIND_THEN, future, func, user_data, destroy);
+}
+
+/**
+ * gasync_catch:
+ * @future: (transfer full): the future to continue
+ * @func: (scope notified) (closure user_data) (destroy destroy): called
+ *   with @future if it is rejected
+ * @user_data: data for @func
+ * @destroy: (nullable): frees @user_data once the combinator is finalized
+ *
+ * Like [func@then], but @func runs only if @future is rejected, and can
+ * recover by returning a future (or `NULL` for a void result). A resolved
+ * or cancelled @future passes through unchanged.
+ *
+ * Returns: (transfer full): a [class@Combinator]
+ */
+GasyncFuture *
+gasync_catch (GasyncFuture   *future,
+              GasyncThenFunc  func,
+              gpointer        user_data,
+              GDestroyNotify  destroy)
+{
+  g_return_val_if_fail (GASYNC_IS_FUTURE (future), NULL);
+  g_return_val_if_fail (func != NULL, NULL);
+
+  return continuation (KIND_CATCH, future, func, user_data, destroy);
+}
+
+/**
+ * gasync_finally:
+ * @future: (transfer full): the future to continue
+ * @func: (scope notified) (closure user_data) (destroy destroy): called
+ *   with @future once it has settled, in any state
+ * @user_data: data for @func
+ * @destroy: (nullable): frees @user_data once the combinator is finalized
+ *
+ * Runs @func once @future has settled, whatever its outcome, then settles
+ * like @future, after the future @func returned (if any) has settled; if
+ * that one fails, its failure wins.
+ *
+ * Returns: (transfer full): a [class@Combinator]
+ */
+GasyncFuture *
+gasync_finally (GasyncFuture   *future,
+                GasyncThenFunc  func,
+                gpointer        user_data,
+                GDestroyNotify  destroy)
+{
+  g_return_val_if_fail (GASYNC_IS_FUTURE (future), NULL);
+  g_return_val_if_fail (func != NULL, NULL);
+
+  return continuation (KIND_FINALLY, future, func, user_data, destroy);
+}
+
+/**
+ * gasync_combinator_get_children:
+ * @self: a combinator
+ *
+ * Gets the futures the combinator was made of, in the order given.
+ *
+ * Returns: (transfer none) (element-type GasyncFuture): the children
+ */
+GPtrArray *
+gasync_combinator_get_children (GasyncCombinator *self)
+{
+  g_return_val_if_fail (GASYNC_IS_COMBINATOR (self), NULL);
+
+  return self->core->children;
+}
+
+static GPtrArray *
+filter_children (GasyncCombinator *self,
+                 gboolean          done)
+{
+  GPtrArray *children = self->core->children;
+  GPtrArray *ret = g_ptr_array_new_with_free_func (g_object_unref);
+
+  for (guint i = 0; i < children->len; i++)
+    {
+      GasyncFuture *child = g_ptr_array_index (children, i);
+
+      if (gasync_future_is_done (child) == done)
+        g_ptr_array_add (ret, g_object_ref (child));
+    }
+  return ret;
+}
+
+/**
+ * gasync_combinator_dup_done:
+ * @self: a combinator
+ *
+ * Lists the children that have settled, in the order given.
+ *
+ * Returns: (transfer container) (element-type GasyncFuture): the settled
+ *   children
+ */
+GPtrArray *
+gasync_combinator_dup_done (GasyncCombinator *self)
+{
+  g_return_val_if_fail (GASYNC_IS_COMBINATOR (self), NULL);
+
+  return filter_children (self, TRUE);
+}
+
+/**
+ * gasync_combinator_dup_pending:
+ * @self: a combinator
+ *
+ * Lists the children that are still pending, in the order given.
+ *
+ * Returns: (transfer container) (element-type GasyncFuture): the pending
+ *   children
+ */
+GPtrArray *
+gasync_combinator_dup_pending (GasyncCombinator *self)
+{
+  g_return_val_if_fail (GASYNC_IS_COMBINATOR (self), NULL);
+
+  return filter_children (self, FALSE);
+}
