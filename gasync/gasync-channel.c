@@ -65,6 +65,12 @@
  * returned `FALSE`). Likewise a send is either withdrawn or accepted,
  * never both.
  *
+ * A coroutine cancelled while it waits in a receive never loses a value:
+ * if one reached its receive before the coroutine could resume (its
+ * cancellation then wins over the outcome of the await), the value goes
+ * back to the front of the channel for the next receiver. A send accepted
+ * that way stays sent.
+ *
  * ## Threads
  *
  * A channel is internally locked: every function can be called from any
@@ -125,6 +131,9 @@ struct _GasyncChannelWaiter
   /* A sender's value until it is handed over; guarded by the channel's
    * lock while queued. */
   GValue        *value;
+  /* Set once the value of a resolved, abandoned receive went back;
+   * atomic. */
+  int            reclaimed;
 };
 
 G_DEFINE_FINAL_TYPE (GasyncChannelWaiter, gasync_channel_waiter, GASYNC_TYPE_FUTURE)
@@ -163,6 +172,8 @@ gasync_channel_waiter_request_cancel (GasyncFuture *future)
     g_object_unref (self);
 }
 
+static void gasync_channel_waiter_reclaim (GasyncFuture *future);
+
 static void
 gasync_channel_waiter_finalize (GObject *object)
 {
@@ -182,6 +193,7 @@ gasync_channel_waiter_class_init (GasyncChannelWaiterClass *klass)
 
   object_class->finalize = gasync_channel_waiter_finalize;
   future_class->request_cancel = gasync_channel_waiter_request_cancel;
+  gasync_future_class_set_reclaim_func (future_class, gasync_channel_waiter_reclaim);
 }
 
 static void
@@ -280,6 +292,39 @@ take_from_sender (GasyncChannel *self,
     }
 
   return NULL;
+}
+
+/* A receive resolved, but its consumer gave up on it without reading it
+ * (a coroutine cancelled before it could resume): the value goes back to
+ * the front of the channel, or to the oldest waiting receiver.  For a
+ * moment the channel may then hold one value more than its capacity.  An
+ * accepted send stays sent: its value may be out already. */
+static void
+gasync_channel_waiter_reclaim (GasyncFuture *future)
+{
+  GasyncChannelWaiter *self = GASYNC_CHANNEL_WAITER (future);
+  GasyncChannel *channel = self->channel;
+  GQueue done = G_QUEUE_INIT;
+  GValue *item;
+
+  if (self->sending ||
+      !g_atomic_int_compare_and_exchange (&self->reclaimed, FALSE, TRUE))
+    return;
+
+  item = g_new0 (GValue, 1);
+  if (!gasync_future_get_value (future, item, NULL))
+    {
+      free_item (item);
+      return;
+    }
+
+  g_mutex_lock (&channel->lock);
+  if (!hand_to_receiver (channel, item, &done))
+    g_queue_push_head (&channel->items, g_steal_pointer (&item));
+  g_mutex_unlock (&channel->lock);
+
+  free_item (item);
+  drop_waiters (&done);
 }
 
 static GError *
@@ -558,11 +603,15 @@ gasync_channel_receive (GasyncChannel *self)
   item = g_queue_pop_head (&self->items);
   if (item != NULL)
     {
-      /* A slot is free: accept the oldest waiting sender's value. */
-      GValue *accepted = take_from_sender (self, &done);
+      /* A slot is free (unless a reclaimed value overfilled the channel):
+       * accept the oldest waiting sender's value. */
+      if (g_queue_get_length (&self->items) < self->capacity)
+        {
+          GValue *accepted = take_from_sender (self, &done);
 
-      if (accepted != NULL)
-        g_queue_push_tail (&self->items, accepted);
+          if (accepted != NULL)
+            g_queue_push_tail (&self->items, accepted);
+        }
     }
   else
     item = take_from_sender (self, &done);

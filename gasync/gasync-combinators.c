@@ -613,6 +613,10 @@ combinator_new (Kind            kind,
     core->progress = g_new0 (double, children->len);
   self->core = core;
 
+  /* Declared up front, so bindings know to read the children instead. */
+  if (kind == KIND_ALL || kind == KIND_ALL_SETTLED || kind == KIND_WAIT)
+    gasync_future_set_value_type (GASYNC_FUTURE (self), G_TYPE_PTR_ARRAY);
+
   return self;
 }
 

@@ -112,7 +112,6 @@ struct _GasyncCoroutine
   guint                    started : 1;
   guint                    finished : 1;
   guint                    yielded : 1;
-  guint                    settled_step : 1;
   guint                    cancel_delivered : 1;
 };
 
@@ -206,6 +205,13 @@ wake_cb (GasyncFuture *future,
    * cancelled out of that await) is stale. */
   if (g_atomic_pointer_get (&self->awaiting) == future)
     queue_resume (self, self->lane);
+}
+
+void
+gasync_coroutine_update_fiber_name (GasyncCoroutine *self)
+{
+  if (self->stack != NULL)
+    self->fiber.name = gasync_future_get_name (GASYNC_FUTURE (self));
 }
 
 static GasyncCoroutine *
@@ -503,22 +509,17 @@ step_run (GasyncCoroutine *self)
 
   if (self->awaiting != NULL)
     {
-      /* A pending cancellation wins over the awaited outcome, as in
-       * await_internal(), unless the step returned a future that was
-       * already settled: like an await of a settled future, that one
-       * passes straight through. */
-      if (self->settled_step)
-        {
-          self->settled_step = FALSE;
-          awaited = g_steal_pointer (&self->awaiting);
-        }
-      else if (take_cancel (self))
+      /* A pending cancellation wins over the awaited outcome, settled
+       * before the step returned or not, as in await_internal(). */
+      if (take_cancel (self))
         {
           GasyncFuture *abandoned = g_steal_pointer (&self->awaiting);
 
           g_atomic_pointer_set (&self->awaiting, NULL);
           gasync_future_remove_done_node (abandoned, &self->wake);
-          gasync_future_cancel (abandoned);
+          /* Cancels it, or gives back a value it handed over (a channel's
+           * item, a semaphore's permit) that the body will never see. */
+          gasync_future_abandon (abandoned);
           g_object_unref (abandoned);
           awaited = gasync_future_new_cancelled ();
         }
@@ -567,7 +568,6 @@ step_run (GasyncCoroutine *self)
       /* Run the next step in a later round, not recursively, so a body that
        * only awaits settled futures still lets the others run. */
       g_atomic_pointer_set (&self->awaiting, next);
-      self->settled_step = TRUE;
       queue_resume (self, self->lane);
       return;
     }
@@ -613,12 +613,18 @@ static GasyncFuture *
 await_internal (GasyncFuture  *future,
                 GError       **error)
 {
-  GasyncCoroutine *self;
+  GasyncCoroutine *self = current_coroutine ();
 
+  /* A settled future returns at once, without a switch, unless a
+   * cancellation is waiting to be delivered: that fails the first await
+   * after it was requested, settled future or not, as in asyncio. */
   if G_LIKELY (gasync_future_is_done (future))
-    return future;
+    {
+      if G_LIKELY (self == NULL || self->stepped || !take_cancel (self))
+        return future;
+      goto cancelled;
+    }
 
-  self = current_coroutine ();
   if (self == NULL || self->stepped)
     {
       g_set_error (error, GASYNC_ERROR, GASYNC_ERROR_NOT_IN_COROUTINE,
@@ -646,7 +652,10 @@ await_internal (GasyncFuture  *future,
       gasync_future_remove_done_node (future, &self->wake);
     }
 
-  gasync_future_cancel (future);
+cancelled:
+  /* Cancels it, or gives back a value it handed over (a channel's item, a
+   * semaphore's permit) that the body will never see. */
+  gasync_future_abandon (future);
   g_object_unref (future);
   g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
                        "The coroutine was cancelled");

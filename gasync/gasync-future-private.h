@@ -2,6 +2,7 @@
 #pragma once
 
 #include "gasync-future.h"
+#include "gasync-coroutine.h"
 #include "gasync-scheduler-private.h"
 
 G_BEGIN_DECLS
@@ -111,6 +112,24 @@ void     gasync_future_add_watch        (GasyncFuture         *self,
  * check. */
 gboolean gasync_future_resolve_unless_cancelling (GasyncFuture *self,
                                                   GValue       *value_to_steal);
+
+/* Keeps a coroutine's fiber name in step with its future name. */
+void     gasync_coroutine_update_fiber_name (GasyncCoroutine *self);
+
+/*
+ * Hand-overs a consumer can give back.  A future whose value hands
+ * something over (a channel's item, a semaphore's permit) registers, for
+ * its type, a function that takes it back.  gasync_future_abandon() is
+ * what a consumer calls instead of gasync_future_cancel() when it gives up
+ * on a future it will not read, such as a coroutine whose cancellation
+ * wins over the outcome of its await: a pending future is cancelled; a
+ * resolved one is reclaimed.  Any thread.
+ */
+typedef void (*GasyncFutureReclaimFunc) (GasyncFuture *self);
+
+void     gasync_future_class_set_reclaim_func (GasyncFutureClass       *klass,
+                                               GasyncFutureReclaimFunc  func);
+void     gasync_future_abandon                (GasyncFuture            *self);
 
 /* Moves a just-created future to @context. */
 void     gasync_future_set_context      (GasyncFuture       *self,

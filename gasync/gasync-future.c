@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "gasync-future.h"
+#include "gasync-coroutine.h"
 #include "gasync-enum-types.h"
 #include "gasync-error.h"
 #include "gasync-future-private.h"
@@ -118,6 +119,15 @@ notify_if_watched (GasyncFuture *self,
     g_object_notify_by_pspec (G_OBJECT (self), pspec);
 }
 
+/* Whether any signal handler at all is connected: one lookup that lets a
+ * delivery skip the per-signal and per-property queries (each takes
+ * GObject's global signal lock) for the common future nobody watches. */
+static inline gboolean
+has_any_handler (GasyncFuture *self)
+{
+  return g_signal_handler_find (self, G_SIGNAL_MATCH_UNBLOCKED, 0, 0, NULL, NULL, NULL) != 0;
+}
+
 static void
 cancellable_cancelled_cb (GCancellable *cancellable,
                           gpointer      user_data)
@@ -160,11 +170,18 @@ gasync_future_dispose (GObject *object)
     }
 
   /* Callbacks that never ran (the future was dropped while pending) only
-   * release their data. */
-  g_mutex_lock (&priv->lock);
-  callbacks = g_steal_pointer (&priv->callbacks);
-  priv->callbacks_tail = NULL;
-  g_mutex_unlock (&priv->lock);
+   * release their data.  Nobody else holds a reference when the last one
+   * goes, so the common empty list needs no lock; only an explicit
+   * g_object_run_dispose() can race with adders, and those go on the list
+   * finalize() cleans. */
+  callbacks = NULL;
+  if (priv->callbacks != NULL)
+    {
+      g_mutex_lock (&priv->lock);
+      callbacks = g_steal_pointer (&priv->callbacks);
+      priv->callbacks_tail = NULL;
+      g_mutex_unlock (&priv->lock);
+    }
 
   while (callbacks != NULL)
     {
@@ -189,10 +206,32 @@ gasync_future_finalize (GObject *object)
                priv->name ? "“" : "", priv->name ? priv->name : "",
                priv->name ? "”" : "", self, priv->error->message);
 
+  while (priv->callbacks != NULL)
+    {
+      GasyncDoneCallback *node = priv->callbacks;
+
+      priv->callbacks = node->next;
+      free_callback (node);
+    }
+
   if (priv->pointer_destroy != NULL)
     priv->pointer_destroy (g_value_get_pointer (&priv->value));
-  if (G_IS_VALUE (&priv->value))
-    g_value_unset (&priv->value);
+  /* Plain values own nothing: skip the value table for them. */
+  switch (G_TYPE_FUNDAMENTAL (G_VALUE_TYPE (&priv->value)))
+    {
+    case G_TYPE_INVALID:
+    case G_TYPE_BOOLEAN:
+    case G_TYPE_INT:
+    case G_TYPE_UINT:
+    case G_TYPE_INT64:
+    case G_TYPE_UINT64:
+    case G_TYPE_DOUBLE:
+    case G_TYPE_POINTER:
+      break;
+    default:
+      g_value_unset (&priv->value);
+      break;
+    }
   g_clear_error (&priv->error);
   g_clear_pointer (&priv->name, g_free);
   g_main_context_unref (gasync_scheduler_get_context (priv->scheduler));
@@ -786,6 +825,43 @@ gasync_future_resolve_unless_cancelling (GasyncFuture *self,
   return TRUE;
 }
 
+static GQuark
+reclaim_quark (void)
+{
+  static GQuark quark;
+
+  if G_UNLIKELY (quark == 0)
+    quark = g_quark_from_static_string ("gasync-future-reclaim");
+  return quark;
+}
+
+void
+gasync_future_class_set_reclaim_func (GasyncFutureClass       *klass,
+                                      GasyncFutureReclaimFunc  func)
+{
+  g_type_set_qdata (G_TYPE_FROM_CLASS (klass), reclaim_quark (), (gpointer) func);
+}
+
+/*
+ * A consumer gives up on @self: cancels it if it is pending; if it has
+ * resolved already (a coroutine whose cancellation wins over the outcome
+ * of its await), lets the producer take back what it handed over, through
+ * the reclaim function of the future's type.
+ */
+void
+gasync_future_abandon (GasyncFuture *self)
+{
+  GasyncFutureReclaimFunc reclaim;
+
+  if (gasync_future_cancel (self) ||
+      load_state (PRIV (self)) != GASYNC_FUTURE_STATE_RESOLVED)
+    return;
+
+  reclaim = (GasyncFutureReclaimFunc) g_type_get_qdata (G_OBJECT_TYPE (self), reclaim_quark ());
+  if (reclaim != NULL)
+    reclaim (self);
+}
+
 static gboolean
 check_value_type (GasyncFuture *self,
                   GType         type)
@@ -1146,7 +1222,14 @@ gasync_future_cancel (GasyncFuture *self)
   gasync_scheduler_push (priv->scheduler, self, GASYNC_DELIVER_CANCELLED);
   GASYNC_FUTURE_GET_CLASS (self)->request_cancel (self);
   if (cancellable != NULL)
-    g_cancellable_cancel (cancellable);
+    {
+      /* The cancellable's handlers are anybody's code, Python and JS
+       * included: never run them on a coroutine stack. */
+      if (gasync_in_coroutine ())
+        gasync_scheduler_push (priv->scheduler, self, GASYNC_DELIVER_CANCEL_CANCELLABLE);
+      else
+        g_cancellable_cancel (cancellable);
+    }
   g_object_unref (self);
 
   return TRUE;
@@ -1733,6 +1816,10 @@ gasync_future_set_name (GasyncFuture *self,
   old = priv->name;
   priv->name = g_strdup (name);
   g_mutex_unlock (&priv->lock);
+  /* A running coroutine's fiber borrows the name for overflow reports:
+   * point it at the new one before the old one is freed. */
+  if (G_TYPE_CHECK_INSTANCE_TYPE (self, GASYNC_TYPE_COROUTINE))
+    gasync_coroutine_update_fiber_name ((GasyncCoroutine *) self);
   g_free (old);
 
   notify_if_watched (self, PROP_NAME);
@@ -1992,13 +2079,20 @@ gasync_future_remove_done_callback (GasyncFuture *self,
   return FALSE;
 }
 
+/* Runs the callbacks; with @mark_delivered, first records (under the same
+ * lock as the first pop) that the done delivery happened, so that callbacks
+ * added from now on queue a delivery of their own. */
 static void
-run_callbacks (GasyncFuture *self)
+run_callbacks (GasyncFuture *self,
+               gboolean      mark_delivered)
 {
   GasyncFuturePrivate *priv = PRIV (self);
 
-  /* One node at a time, so that a callback may add or remove others. */
-  for (;;)
+  /* One node at a time, so that a callback may remove others.  A callback
+   * added while these run finds done_delivered set and queues a delivery of
+   * its own, so once the list was seen empty there is no need to look
+   * again. */
+  for (gboolean more = TRUE; more;)
     {
       GasyncDoneCallback *node;
       GasyncFutureCallback func;
@@ -2006,6 +2100,11 @@ run_callbacks (GasyncFuture *self)
       gboolean embedded;
 
       g_mutex_lock (&priv->lock);
+      if (mark_delivered)
+        {
+          priv->done_delivered = TRUE;
+          mark_delivered = FALSE;
+        }
       node = priv->callbacks;
       if (node == NULL)
         {
@@ -2013,6 +2112,7 @@ run_callbacks (GasyncFuture *self)
           break;
         }
       unlink_callback_locked (priv, node);
+      more = priv->callbacks != NULL;
       /* An embedded node belongs to its container again once unlinked: it
        * may be reused (or freed) as soon as the lock is dropped. */
       func = node->func;
@@ -2077,11 +2177,26 @@ gasync_future_run_delivery (GasyncRunnable *runnable)
 {
   GasyncFuturePrivate *priv = G_STRUCT_MEMBER_P (runnable, -G_STRUCT_OFFSET (GasyncFuturePrivate, runnable));
   GasyncFuture *self = G_STRUCT_MEMBER_P (priv, -GasyncFuture_private_offset);
+  gboolean watched;
   guint bits;
 
   bits = (guint) g_atomic_int_and (&priv->deliver, 0) & ~GASYNC_DELIVER_QUEUED;
 
-  if (bits & GASYNC_DELIVER_CANCELLED)
+  watched = (bits & (GASYNC_DELIVER_DONE | GASYNC_DELIVER_CANCELLED | GASYNC_DELIVER_PROGRESS)) &&
+            has_any_handler (self);
+
+  if (bits & GASYNC_DELIVER_CANCEL_CANCELLABLE)
+    {
+      g_autoptr(GCancellable) cancellable = NULL;
+
+      g_mutex_lock (&priv->lock);
+      g_set_object (&cancellable, priv->cancellable);
+      g_mutex_unlock (&priv->lock);
+      if (cancellable != NULL)
+        g_cancellable_cancel (cancellable);
+    }
+
+  if ((bits & GASYNC_DELIVER_CANCELLED) && watched)
     {
       if (g_signal_has_handler_pending (self, signals[SIGNAL_CANCELLED], 0, FALSE))
         g_signal_emit (self, signals[SIGNAL_CANCELLED], 0);
@@ -2097,22 +2212,22 @@ gasync_future_run_delivery (GasyncRunnable *runnable)
       else
         {
           priv->progress_serial = serial;
-          notify_if_watched (self, PROP_PROGRESS);
+          if (watched)
+            notify_if_watched (self, PROP_PROGRESS);
           run_progress_watches (self);
         }
     }
 
   if (bits & GASYNC_DELIVER_DONE)
     {
-      g_mutex_lock (&priv->lock);
-      priv->done_delivered = TRUE;
-      g_mutex_unlock (&priv->lock);
-
-      notify_if_watched (self, PROP_STATE);
-      notify_if_watched (self, PROP_DONE);
-      if (g_signal_has_handler_pending (self, signals[SIGNAL_DONE], 0, FALSE))
-        g_signal_emit (self, signals[SIGNAL_DONE], 0);
-      run_callbacks (self);
+      if (watched)
+        {
+          notify_if_watched (self, PROP_STATE);
+          notify_if_watched (self, PROP_DONE);
+          if (g_signal_has_handler_pending (self, signals[SIGNAL_DONE], 0, FALSE))
+            g_signal_emit (self, signals[SIGNAL_DONE], 0);
+        }
+      run_callbacks (self, TRUE);
     }
   else if (bits & GASYNC_DELIVER_CALLBACKS)
     {
@@ -2123,7 +2238,7 @@ gasync_future_run_delivery (GasyncRunnable *runnable)
       g_mutex_unlock (&priv->lock);
 
       if (delivered)
-        run_callbacks (self);
+        run_callbacks (self, FALSE);
     }
 
   g_object_unref (self);

@@ -47,7 +47,7 @@ gasync_gio_future_request_cancel (GasyncFuture *future)
    * cancellable right after this returns, and the operation's report of
    * G_IO_ERROR_CANCELLED settles the future once it has really stopped.
    * GSubprocess's waits do not kill the child when cancelled, so the
-   * subprocess wrappers wait without a cancellable and kill it here. */
+   * subprocess wrappers kill it here, and settle once it is reaped. */
   if (self->subprocess != NULL)
     g_subprocess_force_exit (self->subprocess);
 }
@@ -148,7 +148,9 @@ settle_with_finish (GasyncFuture     *future,
  * Pass the future's cancellable ([method@Future.get_cancellable]) to the
  * call, [func@Future.async_ready_cb] as its callback and a new reference
  * on the future as its user data. When the call reports, @finish runs and
- * its outcome settles the future; a GIO error rejects it unchanged.
+ * its outcome settles the future; a GIO error rejects it unchanged. Like
+ * the call, the future belongs to the thread-default main context: create
+ * it and start the call on the same thread.
  *
  * Cancelling the future cancels its cancellable, and so the call. Unlike a
  * plain future, this one does not settle right away: it settles once the
@@ -172,7 +174,8 @@ settle_with_finish (GasyncFuture     *future,
  *
  * See [callback@FinishFunc] for `finish_query_info`. With `NULL` instead,
  * the future resolves with the `GAsyncResult`, and the caller finishes the
- * call itself:
+ * call itself (if cancellation was requested, the future ends cancelled
+ * instead, once the call has reported):
  *
  * ```c
  * g_autoptr(GAsyncResult) result = gasync_await_object (future, error);
@@ -238,6 +241,10 @@ gasync_future_async_ready_cb (GObject      *source_object,
 
   if (finish != NULL)
     settle_with_finish (future, finish, source_object, result);
+  else if (gasync_future_is_cancel_requested (future))
+    /* The caller's `_finish` would report the cancellation, normally; a
+     * future without a finish function cannot ask, so it says so itself. */
+    gasync_future_settle (future, GASYNC_FUTURE_STATE_CANCELLED, NULL, NULL);
   else
     gasync_future_resolve_object (future, result);
 }
@@ -318,20 +325,147 @@ gasync_file_load_bytes (GFile *file)
   return future;
 }
 
-static gboolean
-finish_replace_bytes (GObject       *source_object,
-                      GAsyncResult  *result,
-                      GValue        *value,
-                      GError       **error)
+/*
+ * Replacing runs g_file_replace_async(), writes and closes itself rather
+ * than through g_file_replace_contents_bytes_async(), which is unsafe to
+ * cancel: cancelling it while the file is being opened makes GTask drop
+ * the new stream, whose dispose then closes, and so commits, the still
+ * empty replacement.  It also reports a failed write before the stream is
+ * closed, and no progress.
+ *
+ * Here the cancellable only goes to the writes.  Opening is short and not
+ * cancelled (a cancellation request is acted on once the stream exists);
+ * an aborted replacement is closed with a cancelled cancellable, which
+ * makes GIO drop it instead of committing it; the commit itself (closing
+ * after the last write) is not cancelled, so that the outcome is never
+ * "cancelled" for a file that was in fact replaced.
+ */
+typedef struct
 {
-  char *new_etag = NULL;
+  GasyncFuture      *future;
+  GFileOutputStream *stream;
+  GBytes            *contents;
+  gsize              written;
+  GError            *error;
+} Replace;
 
-  if (!g_file_replace_contents_finish (G_FILE (source_object), result, &new_etag, error))
-    return FALSE;
+static void
+replace_free (Replace *op)
+{
+  g_clear_error (&op->error);
+  g_clear_pointer (&op->contents, g_bytes_unref);
+  g_clear_object (&op->stream);
+  g_clear_object (&op->future);
+  g_free (op);
+}
 
-  g_value_init (value, G_TYPE_STRING);
-  g_value_take_string (value, new_etag);
-  return TRUE;
+static void replace_write (Replace *op);
+
+static void
+replace_closed_cb (GObject      *source_object,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  Replace *op = user_data;
+  GError **error = op->error == NULL ? &op->error : NULL;
+  g_autofree char *etag = NULL;
+
+  g_output_stream_close_finish (G_OUTPUT_STREAM (source_object), result, error);
+  if (op->error != NULL)
+    gasync_future_take_error (op->future, g_steal_pointer (&op->error));
+  else
+    {
+      etag = g_file_output_stream_get_etag (op->stream);
+      gasync_future_resolve_string (op->future, etag);
+    }
+  replace_free (op);
+}
+
+static void
+replace_close (Replace *op)
+{
+  g_autoptr(GCancellable) abort = NULL;
+  GCancellable *cancellable = CANCELLABLE (op->future);
+
+  /* Closing a replacement stream commits it unless the close is cancelled,
+   * so an aborted one closes with a cancelled cancellable: the original
+   * stays and GIO removes its temporary file. */
+  if (op->error == NULL)
+    cancellable = NULL;
+  else if (!g_cancellable_is_cancelled (cancellable))
+    {
+      abort = g_cancellable_new ();
+      g_cancellable_cancel (abort);
+      cancellable = abort;
+    }
+
+  g_output_stream_close_async (G_OUTPUT_STREAM (op->stream), G_PRIORITY_DEFAULT,
+                               cancellable, replace_closed_cb, op);
+}
+
+static void
+replace_written_cb (GObject      *source_object,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  Replace *op = user_data;
+  gssize n;
+
+  n = g_output_stream_write_finish (G_OUTPUT_STREAM (source_object), result, &op->error);
+  if (n < 0)
+    {
+      replace_close (op);
+      return;
+    }
+
+  op->written += n;
+  progress_from (op->future, op->written, g_bytes_get_size (op->contents));
+  replace_write (op);
+}
+
+static void
+replace_write (Replace *op)
+{
+  gsize size;
+  const guint8 *data = g_bytes_get_data (op->contents, &size);
+
+  if (op->written == size)
+    {
+      replace_close (op);
+      return;
+    }
+
+  if (gasync_future_is_cancel_requested (op->future))
+    {
+      /* Requested while the file was being opened. */
+      op->error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                                       "Operation was cancelled");
+      replace_close (op);
+      return;
+    }
+
+  g_output_stream_write_async (G_OUTPUT_STREAM (op->stream), data + op->written,
+                               MIN (size - op->written, (gsize) G_MAXSSIZE),
+                               G_PRIORITY_DEFAULT, CANCELLABLE (op->future),
+                               replace_written_cb, op);
+}
+
+static void
+replace_opened_cb (GObject      *source_object,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  Replace *op = user_data;
+
+  op->stream = g_file_replace_finish (G_FILE (source_object), result, &op->error);
+  if (op->stream == NULL)
+    {
+      gasync_future_take_error (op->future, g_steal_pointer (&op->error));
+      replace_free (op);
+      return;
+    }
+
+  replace_write (op);
 }
 
 /**
@@ -344,16 +478,20 @@ finish_replace_bytes (GObject       *source_object,
  * @flags: flags for creating the new file
  *
  * Replaces the contents of @file with @contents, like
- * `g_file_replace_contents_bytes_async()`.
+ * `g_file_replace_contents_bytes_async()`, reporting how far the write has
+ * come in the future's [property@Future:progress].
  *
  * The future resolves with the new entity tag, a string (or `NULL` when
  * the file system has none); a GIO error rejects it unchanged.
  *
  * Cancelling the future cancels the write, and it then settles as
- * cancelled once GIO has stopped. For local files GIO writes to a
- * temporary file that replaces @file only when complete, so a cancelled
- * replacement leaves the original contents untouched (unless @flags has
- * `G_FILE_CREATE_REPLACE_DESTINATION`).
+ * cancelled once GIO has closed the file. A failed or cancelled
+ * replacement is never committed: for local files GIO writes to a
+ * temporary file that replaces @file only when complete, and removes it
+ * otherwise, so the original contents stay untouched (unless @flags has
+ * `G_FILE_CREATE_REPLACE_DESTINATION`). Once all the data is written the
+ * replacement is committed and can no longer be cancelled: the future
+ * then resolves, since @file was replaced.
  *
  * Returns: (transfer full): a future resolving with the new entity tag, a
  *   string
@@ -366,13 +504,22 @@ gasync_file_replace_bytes (GFile            *file,
                            GFileCreateFlags  flags)
 {
   GasyncFuture *future;
+  Replace *op;
 
   g_return_val_if_fail (G_IS_FILE (file), NULL);
   g_return_val_if_fail (contents != NULL, NULL);
 
-  future = gio_future_new ("file-replace-bytes", G_TYPE_STRING, finish_replace_bytes);
-  g_file_replace_contents_bytes_async (file, contents, etag, make_backup, flags,
-                                       CANCELLABLE (future), READY_CB, g_object_ref (future));
+  future = gio_future_new ("file-replace-bytes", G_TYPE_STRING, NULL);
+
+  op = g_new0 (Replace, 1);
+  op->future = g_object_ref (future);
+  op->contents = g_bytes_ref (contents);
+
+  /* The cancellable is created now, so that a cancellation request has
+   * something to cancel once the writes start. */
+  CANCELLABLE (future);
+  g_file_replace_async (file, etag, make_backup, flags, G_PRIORITY_DEFAULT,
+                        NULL, replace_opened_cb, op);
   return future;
 }
 
@@ -699,9 +846,11 @@ typedef struct
 {
   GasyncFuture *future;
   GInputStream *stream;
-  GByteArray   *buffer;
-  /* Bytes read so far, and how many to read, or G_MAXSIZE for all. */
+  /* The data read so far, in a buffer of @allocated bytes. */
+  guint8       *buffer;
+  gsize         allocated;
   gsize         length;
+  /* How many bytes to read, or G_MAXSIZE for all. */
   gsize         limit;
   int           io_priority;
 } ReadAll;
@@ -709,7 +858,7 @@ typedef struct
 static void
 read_all_free (ReadAll *op)
 {
-  g_clear_pointer (&op->buffer, g_byte_array_unref);
+  g_clear_pointer (&op->buffer, g_free);
   g_clear_object (&op->stream);
   g_clear_object (&op->future);
   g_free (op);
@@ -726,24 +875,28 @@ read_all_step (ReadAll *op)
 
   if (op->length == op->limit)
     {
-      g_byte_array_set_size (op->buffer, op->length);
-      resolve_take_boxed (op->future, G_TYPE_BYTES,
-                          g_byte_array_free_to_bytes (g_steal_pointer (&op->buffer)));
+      guint8 *data = g_realloc (g_steal_pointer (&op->buffer), op->length);
+
+      resolve_take_boxed (op->future, G_TYPE_BYTES, g_bytes_new_take (data, op->length));
       read_all_free (op);
       return;
     }
 
-  /* With a known length the buffer was sized up front; otherwise grow it
-   * by a chunk. It is never resized while a read is pending. */
+  /* With a known length the buffer was sized up front; otherwise it grows
+   * by a chunk. It is never reallocated while a read is pending. */
   if (op->limit != G_MAXSIZE)
     want = MIN (op->limit - op->length, READ_CHUNK_MAX);
   else
     {
       want = CLAMP (op->length, READ_CHUNK_MIN, READ_CHUNK_MAX);
-      g_byte_array_set_size (op->buffer, op->length + want);
+      if (op->allocated - op->length < want)
+        {
+          op->allocated = op->length + want;
+          op->buffer = g_realloc (op->buffer, op->allocated);
+        }
     }
 
-  g_input_stream_read_async (op->stream, op->buffer->data + op->length, want,
+  g_input_stream_read_async (op->stream, op->buffer + op->length, want,
                              op->io_priority, CANCELLABLE (op->future),
                              read_all_cb, op);
 }
@@ -809,16 +962,11 @@ gasync_input_stream_read_all (GInputStream *stream,
   op->future = g_object_ref (future);
   op->stream = g_object_ref (stream);
   op->io_priority = io_priority;
-  if (count < 0)
+  op->limit = count < 0 ? G_MAXSIZE : (gsize) count;
+  if (count > 0)
     {
-      op->limit = G_MAXSIZE;
-      op->buffer = g_byte_array_new ();
-    }
-  else
-    {
-      op->limit = count;
-      op->buffer = g_byte_array_sized_new (count);
-      g_byte_array_set_size (op->buffer, count);
+      op->allocated = count;
+      op->buffer = g_malloc (count);
     }
 
   read_all_step (op);

@@ -46,6 +46,10 @@ typedef enum
   GASYNC_DELIVER_CANCELLED = 1 << 1,
   GASYNC_DELIVER_CALLBACKS = 1 << 2,
   GASYNC_DELIVER_PROGRESS  = 1 << 3,
+  /* Cancel the future's GCancellable: deferred here when the cancellation
+   * was requested on a coroutine stack, where its handlers (binding code
+   * among them) must not run. */
+  GASYNC_DELIVER_CANCEL_CANCELLABLE = 1 << 4,
   /* Set while the future sits in a lane's queue; never passed to push. */
   GASYNC_DELIVER_QUEUED    = 1 << 30,
 } GasyncDeliver;

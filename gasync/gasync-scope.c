@@ -16,7 +16,7 @@
  * - [method@Scope.wait] is a future that settles once everything in the
  *   scope has ended. The first member to be rejected cancels its siblings,
  *   and the wait is then rejected with that error.
- * - Scopes nest: [ctor@Scope.new_child] makes a scope that is cancelled
+ * - Scopes nest: [method@Scope.new_child] makes a scope that is cancelled
  *   with its parent.
  * - [ctor@Scope.new_for_owner] ties the scope to an object such as a window
  *   or a view model, through a weak reference: when the owner is disposed,

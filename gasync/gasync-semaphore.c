@@ -45,6 +45,11 @@
  * and the caller holds the permit). Once an acquire has resolved, the
  * caller owns a permit and must release it, even if it no longer needs it.
  *
+ * A coroutine cancelled while it waits for a permit never ends up holding
+ * one: if the permit reached its acquire before the coroutine could resume
+ * (its cancellation then wins over the outcome of the await), the permit
+ * goes back to the semaphore.
+ *
  * ## Threads
  *
  * A semaphore is internally locked: every function can be called from any
@@ -84,6 +89,9 @@ struct _GasyncSemaphoreWaiter
    * semaphore's lock. */
   GList            link;
   gboolean         queued;
+  /* Set once the permit of a granted, abandoned acquire went back;
+   * atomic. */
+  int              reclaimed;
 };
 
 G_DEFINE_FINAL_TYPE (GasyncSemaphoreWaiter, gasync_semaphore_waiter, GASYNC_TYPE_FUTURE)
@@ -112,6 +120,17 @@ gasync_semaphore_waiter_request_cancel (GasyncFuture *future)
     g_object_unref (self);
 }
 
+/* The acquire resolved, but its consumer gave up on it without reading it
+ * (a coroutine cancelled before it could resume): the permit goes back. */
+static void
+gasync_semaphore_waiter_reclaim (GasyncFuture *future)
+{
+  GasyncSemaphoreWaiter *self = GASYNC_SEMAPHORE_WAITER (future);
+
+  if (g_atomic_int_compare_and_exchange (&self->reclaimed, FALSE, TRUE))
+    gasync_semaphore_release (self->semaphore);
+}
+
 static void
 gasync_semaphore_waiter_finalize (GObject *object)
 {
@@ -130,6 +149,7 @@ gasync_semaphore_waiter_class_init (GasyncSemaphoreWaiterClass *klass)
 
   object_class->finalize = gasync_semaphore_waiter_finalize;
   future_class->request_cancel = gasync_semaphore_waiter_request_cancel;
+  gasync_future_class_set_reclaim_func (future_class, gasync_semaphore_waiter_reclaim);
 }
 
 static void

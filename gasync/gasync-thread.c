@@ -173,10 +173,14 @@ gasync_thread_pool_get_max_threads (void)
  *
  * ## Bindings
  *
- * @func runs on a worker thread: in Python, PyGObject takes the GIL to
+ * @func runs on a worker thread. In Python, PyGObject takes the GIL to
  * call it, so it runs concurrently with the main thread only while it is
  * in code that releases the GIL (blocking I/O, `time.sleep()`, most GLib
- * calls). It must not touch objects of the main thread, such as widgets.
+ * calls); it returns a `(success, value)` pair and raises `GLib.Error` to
+ * fail. It must not touch objects of the main thread, such as widgets.
+ * GJS cannot run JavaScript on another thread: it refuses to call @func
+ * (with a critical warning) and the future is rejected, so JavaScript code
+ * should use GIO's asynchronous calls or a subprocess instead.
  *
  * Returns: (transfer full): a new future of @func's outcome
  */

@@ -13,6 +13,29 @@
 # define _GASYNC_EXTERN extern
 #endif
 
+/**
+ * GASYNC_DEPRECATED:
+ *
+ * Marks a symbol as deprecated: using it warns at compile time, unless
+ * `GASYNC_DISABLE_DEPRECATION_WARNINGS` is defined.
+ */
+
+/**
+ * GASYNC_DEPRECATED_FOR:
+ * @f: the symbol to use instead
+ *
+ * Marks a symbol as deprecated in favour of @f: using it warns at compile
+ * time, naming @f, unless `GASYNC_DISABLE_DEPRECATION_WARNINGS` is defined.
+ */
+
+/**
+ * GASYNC_UNAVAILABLE:
+ * @maj: the major version that introduced the symbol
+ * @min: the minor version that introduced the symbol
+ *
+ * Marks a symbol as newer than `GASYNC_VERSION_MAX_ALLOWED`: using it warns
+ * at compile time, unless `GASYNC_DISABLE_DEPRECATION_WARNINGS` is defined.
+ */
 #ifdef GASYNC_DISABLE_DEPRECATION_WARNINGS
 # define GASYNC_DEPRECATED _GASYNC_EXTERN
 # define GASYNC_DEPRECATED_FOR(f) _GASYNC_EXTERN
@@ -64,6 +87,20 @@
 
 #define GASYNC_AVAILABLE_IN_ALL _GASYNC_EXTERN
 
+/**
+ * GASYNC_DEPRECATED_IN_0_1:
+ *
+ * Marks a symbol as deprecated since gasync 0.1: using it warns at compile
+ * time when `GASYNC_VERSION_MIN_REQUIRED` is 0.1 or later.
+ */
+
+/**
+ * GASYNC_DEPRECATED_IN_0_1_FOR:
+ * @f: the symbol to use instead
+ *
+ * Marks a symbol as deprecated since gasync 0.1 in favour of @f: using it
+ * warns at compile time when `GASYNC_VERSION_MIN_REQUIRED` is 0.1 or later.
+ */
 #if GASYNC_VERSION_MIN_REQUIRED >= GASYNC_VERSION_0_1
 # define GASYNC_DEPRECATED_IN_0_1 GASYNC_DEPRECATED
 # define GASYNC_DEPRECATED_IN_0_1_FOR(f) GASYNC_DEPRECATED_FOR (f)

@@ -244,7 +244,7 @@ test('cancelling a C coroutine reaches the JS coroutine it awaits', async () => 
 // `signal.cancellable`) makes GJS abort with "too much recursion". A C
 // watcher detects it without running JS there. Turn these into test() once
 // fixed.
-todo('cancellable of a JS coroutine awaited by a cancelled C coroutine: off stack', async () => {
+test('cancellable of a JS coroutine awaited by a cancelled C coroutine: off stack', async () => {
     const watcher = GasyncTest.Recorder.new();
     const js = spawn(async signal => {
         await new Promise(resolve => signal.connect(resolve));
@@ -258,7 +258,7 @@ todo('cancellable of a JS coroutine awaited by a cancelled C coroutine: off stac
     assertEquals(watcher.dup_events(), ['cancellable:off-coroutine-stack']);
 });
 
-todo('cancellable of a JS coroutine cancelled by a C body: off stack', async () => {
+test('cancellable of a JS coroutine cancelled by a C body: off stack', async () => {
     const watcher = GasyncTest.Recorder.new();
     const js = spawn(async signal => {
         await new Promise(resolve => signal.connect(resolve));

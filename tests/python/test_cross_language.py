@@ -378,15 +378,12 @@ class CancellationTests(CrossLanguageTestCase):
         self.assertEqual(recorder.dup_events()[:2],
                          ['start', 'cancelled:The coroutine was cancelled'])
 
-    # Known bug: gasync_future_cancel() cancels the future's GCancellable at
-    # once, in the calling thread. When the caller is a C coroutine body (an
-    # explicit cancel, or an await failing because the coroutine itself was
-    # cancelled, which cancels the awaited future), the cancellable's
-    # handlers run on the coroutine's stack: a Python or JS handler there
-    # breaks the "no binding code on a coroutine stack" rule (GJS aborts
-    # with "too much recursion"). The C watcher below detects it without
-    # running Python there. Remove expectedFailure once fixed.
-    @unittest.expectedFailure
+    # gasync_future_cancel() called on a coroutine stack (an explicit
+    # cancel, or an await failing because the coroutine itself was
+    # cancelled, which cancels the awaited future) defers the future's
+    # GCancellable to the scheduler's dispatch, so that its handlers, Python
+    # and JS ones included, never run on the coroutine's stack. The C watcher
+    # below detects where they run without running Python there.
     def test_cancellable_of_awaited_coroutine_cancelled_off_stack(self):
         watcher = GasyncTest.Recorder.new()
 
@@ -400,7 +397,6 @@ class CancellationTests(CrossLanguageTestCase):
         iterate_until(lambda: c.is_done() and py.is_done())
         self.assertEqual(watcher.dup_events(), ['cancellable:off-coroutine-stack'])
 
-    @unittest.expectedFailure
     def test_cancellable_cancelled_by_c_body_off_stack(self):
         watcher = GasyncTest.Recorder.new()
 

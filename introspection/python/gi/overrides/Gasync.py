@@ -248,7 +248,25 @@ def _value_of(future):
     # without a value.
     if not Gasync.Future.has_value(future):
         return None
-    return Gasync.Future.get_value(future)[1]
+    # all(), all_settled() and wait() resolve with a GPtrArray of futures,
+    # which a GValue cannot carry into Python: read the children instead.
+    if isinstance(future, Gasync.Combinator):
+        kind = getattr(future, '_gasync_kind', None)
+        if kind == 'all':
+            return [_value_of(child) for child in future.get_children()]
+        if kind == 'wait':
+            return (set(future.dup_done()), set(future.dup_pending()))
+        if kind is not None or \
+                Gasync.Future.get_value_type(future) == GObject.type_from_name('GPtrArray'):
+            return list(future.dup_done())
+    value = Gasync.Future.get_value(future)[1]
+    # PyGObject wraps a boxed value (GLib.Bytes...) of the caller-allocated
+    # GValue without a reference of its own, then unsets the GValue: copy it
+    # while the future still holds the value, or it dangles once the future
+    # is gone.
+    if isinstance(value, GObject.GBoxed):
+        value = value.copy()
+    return value
 
 
 def _exception_of(future):
@@ -558,6 +576,125 @@ def ensure_future(awaitable, name=None, context=None):
 
 
 __all__.append('ensure_future')
+
+
+def _children(awaitables, context):
+    return [ensure_future(a, context=context) for a in awaitables]
+
+
+def _combine(kind, futures):
+    future = {
+        'all': Gasync.all,
+        'all_settled': Gasync.all_settled,
+        'any': Gasync.any,
+        'race': Gasync.race,
+    }[kind](futures)
+    if kind in ('all', 'all_settled'):
+        future._gasync_kind = kind
+    return future
+
+
+def gather(*awaitables, context=None):
+    """Like ``asyncio.gather()``: a ``Gasync.Combinator`` (from
+    ``gasync_all()``) over the awaitables, futures or coroutines (spawned).
+    Awaiting it gives the list of their values in order; the first failure
+    raises and cancels the rest."""
+    return _combine('all', _children(awaitables, context))
+
+
+__all__.append('gather')
+
+
+def all_settled(*awaitables, context=None):
+    """Waits for every awaitable to settle; awaiting gives the list of their
+    futures, in order, to read one by one."""
+    return _combine('all_settled', _children(awaitables, context))
+
+
+__all__.append('all_settled')
+
+
+def first_success(*awaitables, context=None):
+    """``gasync_any()``: the value of the first awaitable to succeed; the
+    others are cancelled. (Named so as not to shadow ``any()``.)"""
+    return _combine('any', _children(awaitables, context))
+
+
+__all__.append('first_success')
+
+
+def race(*awaitables, context=None):
+    """``gasync_race()``: settles like the first awaitable to settle; the
+    others are cancelled."""
+    return _combine('race', _children(awaitables, context))
+
+
+__all__.append('race')
+
+
+FIRST_COMPLETED = Gasync.WaitMode.FIRST_COMPLETED
+FIRST_EXCEPTION = Gasync.WaitMode.FIRST_EXCEPTION
+ALL_COMPLETED = Gasync.WaitMode.ALL_COMPLETED
+__all__ += ['FIRST_COMPLETED', 'FIRST_EXCEPTION', 'ALL_COMPLETED']
+
+
+def wait(awaitables, return_when=ALL_COMPLETED, context=None):
+    """Like ``asyncio.wait()``: awaiting gives ``(done, pending)``, two sets
+    of futures; nothing is cancelled."""
+    future = Gasync.wait(return_when, _children(awaitables, context))
+    future._gasync_kind = 'wait'
+    return future
+
+
+__all__.append('wait')
+
+
+def wait_for(awaitable, timeout, context=None):
+    """Like ``asyncio.wait_for()``: the awaitable's value, or ``GLib.Error``
+    ``G_IO_ERROR_TIMED_OUT`` after ``timeout`` seconds (the awaitable is then
+    cancelled)."""
+    return Gasync.with_timeout(ensure_future(awaitable, context=context),
+                               max(0, int(round(timeout * 1000))))
+
+
+__all__.append('wait_for')
+
+
+def shield(awaitable, context=None):
+    """Like ``asyncio.shield()``: cancelling the result does not cancel the
+    awaitable."""
+    return Gasync.shield(ensure_future(awaitable, context=context))
+
+
+__all__.append('shield')
+
+
+class Scope(Gasync.Scope):
+    """Adds ``spawn()`` for Python coroutines and the ``async with`` form of
+    asyncio's TaskGroup: leaving the block awaits everything spawned in it,
+    and an exception inside the block cancels it."""
+
+    def spawn(self, awaitable, name=None):
+        future = ensure_future(awaitable, name=name)
+        self.add(future)
+        return future
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, exc_type, exc, tb):
+        if exc is not None:
+            self.cancel()
+        try:
+            await self.wait()
+        except GLib.Error:
+            if exc is None:
+                raise
+        return False
+
+
+Scope = override(Scope)
+__all__.append('Scope')
 
 
 def run(awaitable):

@@ -1,0 +1,184 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The GIO wrappers (gasync/gasync-gio.c) from Python: Gasync.spawn()
+coroutines awaiting a file load and real subprocesses.
+
+Run by meson with the build tree's typelib and library and the override's
+folder on PYTHONPATH; prints TAP.
+"""
+
+import gc
+import os
+import signal
+import sys
+import tempfile
+import unittest
+
+import gi
+
+gi.require_version('GLib', '2.0')
+gi.require_version('Gio', '2.0')
+gi.require_version('Gasync', '1')
+from gi.repository import GLib, Gio, Gasync  # noqa: E402
+
+WATCHDOG_MS = 20000
+Flags = Gio.SubprocessFlags
+
+
+def drain():
+    context = GLib.MainContext.default()
+    idle = 0
+    while idle < 2:
+        idle = 0 if context.iteration(False) else idle + 1
+
+
+class GioTestCase(unittest.TestCase):
+    def setUp(self):
+        self.tmpdir = tempfile.TemporaryDirectory(prefix='gasync-gio-py-')
+
+    def tearDown(self):
+        drain()
+        self.tmpdir.cleanup()
+
+    def run_coroutine(self, coro):
+        """Spawns coro and runs it to the end under a watchdog that cancels
+        it instead of hanging."""
+        future = Gasync.spawn(coro)
+        fired = []
+
+        def on_watchdog():
+            fired.append(True)
+            future.cancel()
+            return GLib.SOURCE_REMOVE
+
+        watchdog = GLib.timeout_add(WATCHDOG_MS, on_watchdog)
+        try:
+            return Gasync.run(future)
+        finally:
+            if not fired:
+                GLib.source_remove(watchdog)
+
+    def test_file_load_bytes(self):
+        path = os.path.join(self.tmpdir.name, 'contents')
+        data = os.urandom(200 * 1000)
+        with open(path, 'wb') as f:
+            f.write(data)
+
+        async def load():
+            # The wrapper's future is gone once awaited: the bytes must not
+            # depend on it.
+            contents = await Gasync.file_load_bytes(Gio.File.new_for_path(path))
+            gc.collect()
+            drain_later = Gasync.Future.new()
+            GLib.timeout_add(1, lambda: drain_later.resolve_void() and False)
+            await drain_later
+            return contents.get_data()
+
+        self.assertEqual(self.run_coroutine(load()), data)
+
+    def test_file_load_bytes_missing(self):
+        missing = Gio.File.new_for_path(os.path.join(self.tmpdir.name, 'missing'))
+
+        async def load():
+            await Gasync.file_load_bytes(missing)
+
+        with self.assertRaises(GLib.Error) as caught:
+            self.run_coroutine(load())
+        self.assertTrue(caught.exception.matches(Gio.io_error_quark(), Gio.IOErrorEnum.NOT_FOUND))
+
+    def test_subprocesses(self):
+        async def main():
+            cat = Gio.Subprocess.new(['cat'], Flags.STDIN_PIPE | Flags.STDOUT_PIPE)
+            echoed = await Gasync.subprocess_communicate(cat, GLib.Bytes.new(b'through cat'))
+
+            both = Gio.Subprocess.new(['sh', '-c', 'echo out; echo err >&2'],
+                                      Flags.STDOUT_PIPE | Flags.STDERR_PIPE)
+            out_future, err_future = Gasync.subprocess_communicate_full(both, None)
+            out = await out_future
+            err = await err_future
+
+            await Gasync.subprocess_wait_check(Gio.Subprocess.new(['true'], Flags.NONE))
+            try:
+                await Gasync.subprocess_wait_check(Gio.Subprocess.new(['false'], Flags.NONE))
+                failed = None
+            except GLib.Error as error:
+                failed = error
+            return echoed.get_data(), out.get_data(), err.get_data(), failed
+
+        echoed, out, err, failed = self.run_coroutine(main())
+        self.assertEqual(echoed, b'through cat')
+        self.assertEqual(out, b'out\n')
+        self.assertEqual(err, b'err\n')
+        self.assertIsNotNone(failed)
+        self.assertTrue(failed.matches(GLib.spawn_exit_error_quark(), 1))
+
+    def test_cancelled_coroutine_kills_subprocess(self):
+        sleeper = Gio.Subprocess.new(['sleep', '600'], Flags.NONE)
+        pid = int(sleeper.get_identifier())
+        started = []
+
+        async def wait():
+            started.append(True)
+            await Gasync.subprocess_wait(sleeper)
+
+        coroutine = Gasync.spawn(wait())
+        context = GLib.MainContext.default()
+        while not started:
+            context.iteration(True)
+        drain()
+        self.assertFalse(coroutine.is_done())
+
+        # Cancelling the coroutine cancels the future it awaits, which
+        # kills the child.
+        coroutine.cancel()
+        with self.assertRaises(Gasync.CancelledError):
+            Gasync.run(coroutine)
+        while sleeper.get_identifier() is not None:
+            context.iteration(True)
+        self.assertTrue(sleeper.get_if_signaled())
+        self.assertEqual(sleeper.get_term_sig(), signal.SIGKILL)
+        with self.assertRaises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+# -- TAP -------------------------------------------------------------------------
+
+class TapResult(unittest.TestResult):
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def _report(self, test, ok, err=None, directive=''):
+        if err is not None:
+            for line in self._exc_info_to_string(err, test).splitlines():
+                print(f'# {line}')
+        self.count += 1
+        print(f"{'ok' if ok else 'not ok'} {self.count} - {test.id()}{directive}", flush=True)
+
+    def addSuccess(self, test):
+        super().addSuccess(test)
+        self._report(test, True)
+
+    def addFailure(self, test, err):
+        super().addFailure(test, err)
+        self._report(test, False, err)
+
+    def addError(self, test, err):
+        super().addError(test, err)
+        self._report(test, False, err)
+
+    def addSkip(self, test, reason):
+        super().addSkip(test, reason)
+        self._report(test, True, directive=f' # SKIP {reason}')
+
+
+def main():
+    suite = unittest.defaultTestLoader.loadTestsFromModule(sys.modules[__name__])
+    print(f'1..{suite.countTestCases()}', flush=True)
+    result = TapResult()
+    suite.run(result)
+    return 0 if result.wasSuccessful() else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
