@@ -3,50 +3,7 @@
 
 #include <gasync/gasync.h>
 
-typedef struct
-{
-  GMainContext *context;
-} Fixture;
-
-static void
-fixture_setup (Fixture       *fixture,
-               gconstpointer  data)
-{
-  fixture->context = g_main_context_new ();
-  g_main_context_push_thread_default (fixture->context);
-}
-
-/* After a dispatch that used up its budget the scheduler sits out one
- * iteration: only two idle iterations in a row mean nothing is left. */
-static void
-drain (GMainContext *context)
-{
-  for (int idle = 0; idle < 2;)
-    idle = g_main_context_iteration (context, FALSE) ? 0 : idle + 1;
-}
-
-static void
-fixture_teardown (Fixture       *fixture,
-                  gconstpointer  data)
-{
-  drain (fixture->context);
-  g_main_context_pop_thread_default (fixture->context);
-  g_main_context_unref (fixture->context);
-}
-
-static void
-run_until_done (GMainContext *context,
-                GasyncFuture *future)
-{
-  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
-
-  while (!gasync_future_is_done (future))
-    {
-      g_main_context_iteration (context, TRUE);
-      if (g_get_monotonic_time () > deadline)
-        g_error ("Timed out waiting for a combinator");
-    }
-}
+#include "gasync-test-util.h"
 
 static GasyncFuture *
 pending (void)

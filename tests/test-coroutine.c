@@ -3,58 +3,11 @@
 
 #include <gasync/gasync.h>
 
+#include "gasync-fiber-private.h"
+#include "gasync-test-util.h"
+
 #include <stdio.h>
 #include <unistd.h>
-
-#include "gasync-fiber-private.h"
-
-/* Runs @context until @future settles, failing the test after a while so a
- * lost wake-up shows up as a failure rather than a hang. */
-static void
-run_until_done (GMainContext *context,
-                GasyncFuture *future)
-{
-  gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
-
-  while (!gasync_future_is_done (future))
-    {
-      g_main_context_iteration (context, FALSE);
-      if (g_get_monotonic_time () > deadline)
-        g_error ("Timed out waiting for %s", gasync_future_get_name (future));
-    }
-}
-
-/* Iterates until nothing is ready, so queued deliveries have run.  After a
- * dispatch that used up its budget the scheduler sits out one iteration,
- * so only two idle iterations in a row mean there is nothing left. */
-static void
-drain (GMainContext *context)
-{
-  for (int idle = 0; idle < 2;)
-    idle = g_main_context_iteration (context, FALSE) ? 0 : idle + 1;
-}
-
-typedef struct
-{
-  GMainContext *context;
-} Fixture;
-
-static void
-fixture_setup (Fixture       *fixture,
-               gconstpointer  data)
-{
-  fixture->context = g_main_context_new ();
-  g_main_context_push_thread_default (fixture->context);
-}
-
-static void
-fixture_teardown (Fixture       *fixture,
-                  gconstpointer  data)
-{
-  drain (fixture->context);
-  g_main_context_pop_thread_default (fixture->context);
-  g_main_context_unref (fixture->context);
-}
 
 /* --- await on settled and pending futures ----------------------------- */
 

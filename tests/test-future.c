@@ -8,76 +8,10 @@
 
 /* Private API: scheduler budget constants and the future's private data. */
 #include "gasync-future-private.h"
+#include "gasync-test-util.h"
 #include "gasync-scheduler-private.h"
 
 #define LIBRARY_DOMAIN "Gasync"
-/* Generous for slow sanitizer builds; override with -DWATCHDOG_SECONDS=n. */
-#ifndef WATCHDOG_SECONDS
-#define WATCHDOG_SECONDS 10
-#endif
-
-/* ------------------------------------------------------------------------ */
-/* Fixture and helpers                                                      */
-/* ------------------------------------------------------------------------ */
-
-typedef struct
-{
-  GMainContext *context;
-} Fixture;
-
-static void
-drain (GMainContext *context)
-{
-  guint idle = 0;
-
-  /* Two empty iterations in a row: after a dispatch that ran out of budget
-   * the scheduler sits out exactly one iteration. */
-  while (idle < 2)
-    idle = g_main_context_iteration (context, FALSE) ? 0 : idle + 1;
-}
-
-static void
-fixture_setup (Fixture       *fixture,
-               gconstpointer  data)
-{
-  fixture->context = g_main_context_new ();
-  g_main_context_push_thread_default (fixture->context);
-}
-
-static void
-fixture_teardown (Fixture       *fixture,
-                  gconstpointer  data)
-{
-  drain (fixture->context);
-  g_main_context_pop_thread_default (fixture->context);
-  g_main_context_unref (fixture->context);
-}
-
-static gboolean
-watchdog_cb (gpointer data)
-{
-  gboolean *fired = data;
-
-  *fired = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
-/* Iterates @ctx until @cond holds, or fails the test after
- * WATCHDOG_SECONDS.  Never sleeps. */
-#define ITERATE_UNTIL(ctx, cond)                                              \
-  G_STMT_START {                                                              \
-    gboolean iu_timed_out = FALSE;                                            \
-    GSource *iu_watchdog = g_timeout_source_new_seconds (WATCHDOG_SECONDS);   \
-                                                                              \
-    g_source_set_callback (iu_watchdog, watchdog_cb, &iu_timed_out, NULL);    \
-    g_source_attach (iu_watchdog, (ctx));                                     \
-    while (!(cond) && !iu_timed_out)                                          \
-      g_main_context_iteration ((ctx), TRUE);                                 \
-    g_source_destroy (iu_watchdog);                                           \
-    g_source_unref (iu_watchdog);                                             \
-    /* Fails with the condition's text when the watchdog fired first. */     \
-    g_assert_true (cond);                                                     \
-  } G_STMT_END
 
 static void
 increment (gpointer data)
@@ -1441,7 +1375,7 @@ test_property_progress_thread (Fixture       *fixture,
   g_signal_connect (test.future, "notify::progress", G_CALLBACK (progress_notify_cb), &test);
 
   watchdog = g_timeout_source_new_seconds (WATCHDOG_SECONDS);
-  g_source_set_callback (watchdog, watchdog_cb, &timed_out, NULL);
+  g_source_set_callback (watchdog, flag_cb, &timed_out, NULL);
   g_source_attach (watchdog, fixture->context);
 
   thread = g_thread_new ("progress", progress_thread, &test);
@@ -2240,7 +2174,7 @@ test_threads_settle_cancel (Fixture       *fixture,
 
   /* The owner thread keeps delivering while the others settle. */
   watchdog = g_timeout_source_new_seconds (WATCHDOG_SECONDS);
-  g_source_set_callback (watchdog, watchdog_cb, &timed_out, NULL);
+  g_source_set_callback (watchdog, flag_cb, &timed_out, NULL);
   g_source_attach (watchdog, fixture->context);
   while (test.delivered < N_THREAD_FUTURES && !timed_out)
     g_main_context_iteration (fixture->context, TRUE);
@@ -2359,7 +2293,7 @@ test_scheduler_budget (Fixture       *fixture,
   g_source_attach (idle, fixture->context);
 
   watchdog = g_timeout_source_new_seconds (WATCHDOG_SECONDS);
-  g_source_set_callback (watchdog, watchdog_cb, &timed_out, NULL);
+  g_source_set_callback (watchdog, flag_cb, &timed_out, NULL);
   g_source_attach (watchdog, fixture->context);
 
   while (test.delivered < N_BURST && !timed_out)

@@ -3,6 +3,8 @@
 
 #include <gasync/gasync.h>
 
+#include "gasync-test-util.h"
+
 #include <errno.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -11,72 +13,6 @@
 #include <glib-unix.h>
 
 #define LIBRARY_DOMAIN "Gasync"
-/* Generous for slow sanitizer builds; override with -DWATCHDOG_SECONDS=n. */
-#ifndef WATCHDOG_SECONDS
-#define WATCHDOG_SECONDS 10
-#endif
-
-/* ------------------------------------------------------------------------ */
-/* Fixture and helpers                                                      */
-/* ------------------------------------------------------------------------ */
-
-typedef struct
-{
-  GMainContext *context;
-} Fixture;
-
-static void
-drain (GMainContext *context)
-{
-  guint idle = 0;
-
-  /* Two empty iterations in a row: after a dispatch that ran out of budget
-   * the scheduler sits out exactly one iteration. */
-  while (idle < 2)
-    idle = g_main_context_iteration (context, FALSE) ? 0 : idle + 1;
-}
-
-static void
-fixture_setup (Fixture       *fixture,
-               gconstpointer  data)
-{
-  fixture->context = g_main_context_new ();
-  g_main_context_push_thread_default (fixture->context);
-}
-
-static void
-fixture_teardown (Fixture       *fixture,
-                  gconstpointer  data)
-{
-  drain (fixture->context);
-  g_main_context_pop_thread_default (fixture->context);
-  g_main_context_unref (fixture->context);
-}
-
-static gboolean
-flag_cb (gpointer data)
-{
-  gboolean *flag = data;
-
-  *flag = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
-/* Iterates @ctx until @cond holds, or fails the test after
- * WATCHDOG_SECONDS.  Blocks in poll, never sleeps. */
-#define ITERATE_UNTIL(ctx, cond)                                              \
-  G_STMT_START {                                                              \
-    gboolean iu_timed_out = FALSE;                                            \
-    GSource *iu_watchdog = g_timeout_source_new_seconds (WATCHDOG_SECONDS);   \
-                                                                              \
-    g_source_set_callback (iu_watchdog, flag_cb, &iu_timed_out, NULL);        \
-    g_source_attach (iu_watchdog, (ctx));                                     \
-    while (!(cond) && !iu_timed_out)                                          \
-      g_main_context_iteration ((ctx), TRUE);                                 \
-    g_source_destroy (iu_watchdog);                                           \
-    g_source_unref (iu_watchdog);                                             \
-    g_assert_true (cond);                                                     \
-  } G_STMT_END
 
 /* Iterates @ctx for @ms milliseconds of real time: the subject of the
  * tests that check nothing happens during a delay. */

@@ -19,7 +19,9 @@ gi.require_version('GLib', '2.0')
 gi.require_version('Gio', '2.0')
 gi.require_version('Gasync', '1')
 gi.require_version('GasyncTest', '1')
-from gi.repository import GLib, GObject, Gio, Gasync, GasyncTest  # noqa: E402
+from gi.repository import GLib, Gio, Gasync, GasyncTest  # noqa: E402
+
+import taptest  # noqa: E402
 
 State = Gasync.FutureState
 IO_ERROR = Gio.io_error_quark()
@@ -294,7 +296,7 @@ class CancellationTests(CrossLanguageTestCase):
         async def python_side():
             try:
                 await pending
-            except Gasync.CancelledError as e:
+            except Gasync.CancelledError:
                 seen.append(('raised at the await', GasyncTest.on_coroutine_stack()))
                 raise
             finally:
@@ -467,56 +469,5 @@ class LifetimeTests(CrossLanguageTestCase):
 
 # -- TAP -------------------------------------------------------------------------------
 
-class TapResult(unittest.TestResult):
-    def __init__(self):
-        super().__init__()
-        self.count = 0
-
-    def _report(self, test, ok, err=None, directive=''):
-        if err is not None:
-            for line in self._exc_info_to_string(err, test).splitlines():
-                print(f'# {line}')
-        self.count += 1
-        print(f"{'ok' if ok else 'not ok'} {self.count} - {test.id()}{directive}", flush=True)
-
-    def addSuccess(self, test):
-        super().addSuccess(test)
-        self._report(test, True)
-
-    def addFailure(self, test, err):
-        super().addFailure(test, err)
-        self._report(test, False, err)
-
-    def addError(self, test, err):
-        super().addError(test, err)
-        self._report(test, False, err)
-
-    def addSubTest(self, test, subtest, err):
-        super().addSubTest(test, subtest, err)
-        if err is not None:
-            for line in self._exc_info_to_string(err, subtest).splitlines():
-                print(f'# {line}')
-
-    def addExpectedFailure(self, test, err):
-        super().addExpectedFailure(test, err)
-        self._report(test, False, err, directive=' # TODO known bug')
-
-    def addUnexpectedSuccess(self, test):
-        super().addUnexpectedSuccess(test)
-        self._report(test, True, directive=' # TODO fixed? remove expectedFailure')
-
-    def addSkip(self, test, reason):
-        super().addSkip(test, reason)
-        self._report(test, True, directive=f' # SKIP {reason}')
-
-
-def main():
-    suite = unittest.defaultTestLoader.loadTestsFromModule(sys.modules[__name__])
-    print(f'1..{suite.countTestCases()}', flush=True)
-    result = TapResult()
-    suite.run(result)
-    return 0 if result.wasSuccessful() else 1
-
-
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(taptest.main(__name__))

@@ -21,6 +21,8 @@ gi.require_version('Gio', '2.0')
 gi.require_version('Gasync', '1')
 from gi.repository import GLib, GObject, Gio, Gasync  # noqa: E402
 
+import taptest  # noqa: E402
+
 State = Gasync.FutureState
 WATCHDOG_MS = 10000
 
@@ -262,38 +264,5 @@ class ChannelTests(PrimitivesTestCase):
 
 # -- TAP -------------------------------------------------------------------------
 
-class TapResult(unittest.TestResult):
-    def __init__(self):
-        super().__init__()
-        self.count = 0
-
-    def _report(self, test, ok, err=None):
-        if err is not None:
-            for line in self._exc_info_to_string(err, test).splitlines():
-                print(f'# {line}')
-        self.count += 1
-        print(f"{'ok' if ok else 'not ok'} {self.count} - {test.id()}", flush=True)
-
-    def addSuccess(self, test):
-        super().addSuccess(test)
-        self._report(test, True)
-
-    def addFailure(self, test, err):
-        super().addFailure(test, err)
-        self._report(test, False, err)
-
-    def addError(self, test, err):
-        super().addError(test, err)
-        self._report(test, False, err)
-
-
-def main():
-    suite = unittest.defaultTestLoader.loadTestsFromModule(sys.modules[__name__])
-    print(f'1..{suite.countTestCases()}', flush=True)
-    result = TapResult()
-    suite.run(result)
-    return 0 if result.wasSuccessful() else 1
-
-
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(taptest.main(__name__))

@@ -9,7 +9,6 @@ override.
 """
 
 import sys
-import traceback
 import unittest
 
 import gi
@@ -19,6 +18,8 @@ gi.require_version('GObject', '2.0')
 gi.require_version('Gio', '2.0')
 gi.require_version('Gasync', '1')
 from gi.repository import GLib, GObject, Gio, Gasync  # noqa: E402
+
+import taptest  # noqa: E402
 
 WATCHDOG_MS = 10000
 State = Gasync.FutureState
@@ -328,60 +329,5 @@ class FutureTestCase(unittest.TestCase):
         self.assertFalse(future.is_cancel_requested())
 
 
-class TapResult(unittest.TestResult):
-    """Prints one TAP line per test; failures as `#` diagnostics."""
-
-    def __init__(self):
-        super().__init__()
-        self.number = 0
-
-    def _print(self, ok, test, directive='', err=None):
-        if err is not None:
-            for line in self._exc_info_to_string(err, test).splitlines():
-                print(f'# {line}')
-        self.number += 1
-        print(f"{'ok' if ok else 'not ok'} {self.number} - {test.id()}{directive}", flush=True)
-
-    def addSuccess(self, test):
-        super().addSuccess(test)
-        self._print(True, test)
-
-    def addFailure(self, test, err):
-        super().addFailure(test, err)
-        self._print(False, test, err=err)
-
-    def addError(self, test, err):
-        super().addError(test, err)
-        self._print(False, test, err=err)
-
-    def addSubTest(self, test, subtest, err):
-        super().addSubTest(test, subtest, err)
-        if err is not None:
-            for line in self._exc_info_to_string(err, subtest).splitlines():
-                print(f'# {line}')
-
-    def addSkip(self, test, reason):
-        super().addSkip(test, reason)
-        self._print(True, test, f' # SKIP {reason}')
-
-    def addExpectedFailure(self, test, err):
-        super().addExpectedFailure(test, err)
-        reason = getattr(getattr(test, test._testMethodName), 'known_bug', 'expected failure')
-        print(f'# {traceback.format_exception_only(err[0], err[1])[-1].strip()}')
-        self._print(False, test, f' # TODO {reason}')
-
-    def addUnexpectedSuccess(self, test):
-        super().addUnexpectedSuccess(test)
-        self._print(False, test, ' (passed, but is marked as a known bug: remove the marker)')
-
-
-def main():
-    suite = unittest.defaultTestLoader.loadTestsFromModule(sys.modules[__name__])
-    print(f'1..{suite.countTestCases()}', flush=True)
-    result = TapResult()
-    suite.run(result)
-    return 0 if result.wasSuccessful() else 1
-
-
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(taptest.main(__name__))
