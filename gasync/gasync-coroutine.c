@@ -429,11 +429,53 @@ body_entry (gpointer data)
   gasync_fiber_switch_final (&self->fiber, resumer);
 }
 
+/**
+ * gasync_coroutine_install_overflow_handler: (skip)
+ *
+ * Installs, once per process, a `SIGSEGV` handler running on an alternate
+ * signal stack that reports a coroutine stack overflow by name
+ * (`gasync: stack overflow in coroutine 'NAME'`) before aborting; faults
+ * elsewhere go on to the previous handler. Call it early in `main()`:
+ * threads get their alternate stack when they first run a coroutine after
+ * it. Setting `GASYNC_DEBUG=overflow` in the environment does the same
+ * without code.
+ *
+ * Stacks beyond the kernel's mapping budget have no guard page (see the
+ * coroutines overview); their overflow is caught by a canary when the
+ * coroutine ends, or at every switch with `GASYNC_DEBUG=checks`.
+ */
+void
+gasync_coroutine_install_overflow_handler (void)
+{
+  gasync_fiber_install_overflow_handler ();
+}
+
+static void
+apply_debug_flags (void)
+{
+  static gsize done = 0;
+
+  if (g_once_init_enter (&done))
+    {
+      static const GDebugKey keys[] = {
+        { "overflow", 1 },
+      };
+      const char *env = g_getenv ("GASYNC_DEBUG");
+
+      /* "checks" is read by the fiber layer itself. */
+      if (env != NULL &&
+          (g_parse_debug_string (env, keys, G_N_ELEMENTS (keys)) & 1))
+        gasync_fiber_install_overflow_handler ();
+      g_once_init_leave (&done, 1);
+    }
+}
+
 static inline GasyncFiber *
 get_current_fiber (void)
 {
   if G_UNLIKELY (!thread_fiber_ready)
     {
+      apply_debug_flags ();
       gasync_fiber_init_thread (&thread_fiber);
       thread_fiber_ready = TRUE;
       current_fiber = &thread_fiber;

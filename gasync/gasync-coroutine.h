@@ -87,6 +87,9 @@ GASYNC_AVAILABLE_IN_ALL
 gint64           gasync_coroutine_get_spawn_time (GasyncCoroutine         *self);
 
 GASYNC_AVAILABLE_IN_ALL
+void             gasync_coroutine_install_overflow_handler (void);
+
+GASYNC_AVAILABLE_IN_ALL
 GPtrArray       *gasync_coroutine_list           (void);
 GASYNC_AVAILABLE_IN_ALL
 char            *gasync_coroutine_describe_all   (void) G_GNUC_WARN_UNUSED_RESULT;

@@ -952,20 +952,31 @@ overflow_body (gpointer   user_data,
 }
 
 static void
-test_stack_overflow (void)
+stack_overflow_child (gboolean from_environment)
 {
+  GMainContext *context = g_main_context_new ();
+  GasyncCoroutine *co;
+
+  g_main_context_push_thread_default (context);
+  if (from_environment)
+    g_setenv ("GASYNC_DEBUG", "overflow", TRUE);
+  else
+    gasync_coroutine_install_overflow_handler ();
+  co = gasync_coroutine_spawn ("runaway-recursion", overflow_body, NULL, NULL);
+  run_until_done (context, GASYNC_FUTURE (co));
+}
+
+static void
+test_stack_overflow (gconstpointer data)
+{
+  gboolean from_environment = GPOINTER_TO_INT (data);
+
   if (skip_if_wrapped ())
     return;
 
   if (g_test_subprocess ())
     {
-      GMainContext *context = g_main_context_new ();
-      GasyncCoroutine *co;
-
-      g_main_context_push_thread_default (context);
-      gasync_fiber_install_overflow_handler ();
-      co = gasync_coroutine_spawn ("runaway-recursion", overflow_body, NULL, NULL);
-      run_until_done (context, GASYNC_FUTURE (co));
+      stack_overflow_child (from_environment);
       return;
     }
 
@@ -1005,7 +1016,8 @@ main (int argc, char **argv)
        GINT_TO_POINTER (1000000));
   if (g_test_slow ())
     ADD ("/Gasync/Coroutine/suspended-1000000", test_million, GINT_TO_POINTER (1000000));
-  g_test_add_func ("/Gasync/Coroutine/stack-overflow", test_stack_overflow);
+  g_test_add_data_func ("/Gasync/Coroutine/stack-overflow", GINT_TO_POINTER (FALSE), test_stack_overflow);
+  g_test_add_data_func ("/Gasync/Coroutine/stack-overflow-env", GINT_TO_POINTER (TRUE), test_stack_overflow);
 
   return g_test_run ();
 }
