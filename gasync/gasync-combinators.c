@@ -50,18 +50,32 @@ typedef enum
 
 typedef struct _Core Core;
 
+/*
+ * One per child, in an array of the core.  The done callback registered on
+ * the child is embedded here rather than allocated per child: a gather of
+ * 100,000 futures would otherwise make 100,000 small allocations.  Like
+ * every embedded node, it belongs to the core again once it has run; a
+ * child disposed with g_object_run_dispose() while the node is still
+ * linked drops it, and the combinator then never hears from that child
+ * (nor did it when the node was allocated: the core holds the combinator
+ * until it settles).
+ */
 typedef struct
 {
-  Core  *core;
-  guint  index;
+  GasyncDoneCallback  node;
+  Core               *core;
+  guint               index;
+  /* The child's latest progress (KIND_ALL); guarded by the core's lock. */
+  double              progress;
 } Link;
 
 /*
  * Shared by the combinator and the done callbacks registered on its
  * children, which may run on other threads (children of other contexts).
- * The combinator holds a reference, each registered callback one; the core
- * holds the combinator until it settles, so a running combinator is never
- * finalized under its children's feet.
+ * The combinator holds a reference, and the registered callbacks together
+ * hold one (links_pending counts them); the core holds the combinator
+ * until it settles, so a running combinator is never finalized under its
+ * children's feet.
  */
 struct _Core
 {
@@ -73,6 +87,9 @@ struct _Core
   GPtrArray        *children;
   Link             *links;
 
+  /* Registered links that have not run yet; atomic. */
+  int               links_pending;
+
   /* Guards everything below. */
   GMutex            lock;
   GasyncCombinator *owner;
@@ -80,7 +97,6 @@ struct _Core
   guint             n_settled;
   guint             n_failed;
   GPtrArray        *done_order;
-  double           *progress;
   double            progress_sum;
   GSource          *timer;
   GasyncFuture     *next;
@@ -120,17 +136,16 @@ core_unref (Core *core)
   g_clear_pointer (&core->done_order, g_ptr_array_unref);
   g_ptr_array_unref (core->children);
   g_free (core->links);
-  g_free (core->progress);
   g_mutex_clear (&core->lock);
   g_free (core);
 }
 
+/* A link ran for the last time. */
 static void
-link_release (gpointer data)
+link_done (Core *core)
 {
-  Link *link = data;
-
-  core_unref (link->core);
+  if (g_atomic_int_dec_and_test (&core->links_pending))
+    core_unref (core);
 }
 
 /* Settles @owner like @source: same value, error or cancellation. */
@@ -229,6 +244,13 @@ reject_all_failed (GasyncFuture *owner,
     {
       g_autoptr(GError) error = NULL;
 
+      /* Bounded: an any() of any()s would otherwise double its message at
+       * each level (found by tests/fuzz). */
+      if (message->len >= 1024)
+        {
+          g_string_append_printf (message, "; and %u more", children->len - i);
+          break;
+        }
       gasync_future_propagate_error (g_ptr_array_index (children, i), &error);
       g_string_append_printf (message, "%s %s", i > 0 ? ";" : "", error->message);
     }
@@ -239,29 +261,21 @@ reject_all_failed (GasyncFuture *owner,
 
 static void run_continuation (Core *core, GasyncFuture *child);
 
+/* Called with the lock held, while the combinator runs (KIND_ALL).  The
+ * owner's lock (and its scheduler's) nest inside the core's, never the
+ * other way round: this saves a reference round trip per child. */
 static void
-update_progress (Core         *core,
-                 guint         index,
-                 double        progress)
+update_progress_locked (Core   *core,
+                        Link   *link,
+                        double  progress)
 {
-  GasyncCombinator *owner;
-  double total;
-
-  g_mutex_lock (&core->lock);
-  if (core->finished || core->progress == NULL)
-    {
-      g_mutex_unlock (&core->lock);
-      return;
-    }
-  core->progress_sum += progress - core->progress[index];
-  core->progress[index] = progress;
-  total = CLAMP (core->progress_sum / core->children->len, 0.0, 1.0);
-  owner = g_object_ref (core->owner);
-  g_mutex_unlock (&core->lock);
-
-  gasync_future_set_progress (GASYNC_FUTURE (owner), total);
-  g_object_unref (owner);
+  core->progress_sum += progress - link->progress;
+  link->progress = progress;
+  gasync_future_set_progress ((GasyncFuture *) core->owner,
+                              CLAMP (core->progress_sum / core->children->len, 0.0, 1.0));
 }
+
+static void child_settled (Link *link, GasyncFuture *child);
 
 static void
 child_done_cb (GasyncFuture *child,
@@ -269,23 +283,40 @@ child_done_cb (GasyncFuture *child,
 {
   Link *link = user_data;
   Core *core = link->core;
+
+  /* A progress notification (only KIND_ALL's links watch progress) finds
+   * the node still linked; the done callback runs once it was unlinked.
+   * Both run on the child's context, one after the other.  Not
+   * gasync_future_is_done(): the child may settle on another thread while
+   * its progress is being delivered here, and the node must count its
+   * child once. */
+  if (link->node.owner != NULL)
+    {
+      double progress = MAX (gasync_future_get_progress (child), 0.0);
+
+      g_mutex_lock (&core->lock);
+      if (!core->finished)
+        update_progress_locked (core, link, progress);
+      g_mutex_unlock (&core->lock);
+      return;
+    }
+
+  child_settled (link, child);
+  link_done (core);
+}
+
+static void
+child_settled (Link         *link,
+               GasyncFuture *child)
+{
+  Core *core = link->core;
   GasyncCombinator *owner;
   gboolean failed;
   gboolean finish = FALSE;
 
-  if (!gasync_future_is_done (child))
-    {
-      /* A progress notification of a pending child. */
-      update_progress (core, link->index, MAX (gasync_future_get_progress (child), 0.0));
-      return;
-    }
-
   failed = is_failed (child);
   if (failed)
     gasync_future_propagate_error (child, NULL);
-
-  if (core->kind == KIND_ALL && !failed)
-    update_progress (core, link->index, 1.0);
 
   /* The second stage of a continuation: the future its function returned. */
   if (link->index == 1 && core->kind >= KIND_THEN)
@@ -319,6 +350,8 @@ child_done_cb (GasyncFuture *child,
   core->n_failed += failed;
   if (core->done_order != NULL)
     g_ptr_array_add (core->done_order, g_object_ref (child));
+  if (core->kind == KIND_ALL && !failed)
+    update_progress_locked (core, link, 1.0);
 
   switch (core->kind)
     {
@@ -420,14 +453,13 @@ child_done_cb (GasyncFuture *child,
   g_object_unref (owner);
 }
 
+/* Registers link @index on @child; links_pending counts it already. */
 static void
-watch (Core  *core,
-       guint  index)
+watch (Core         *core,
+       guint         index,
+       GasyncFuture *child)
 {
-  GasyncFuture *child = g_ptr_array_index (core->children, index);
-
-  core_ref (core);
-  gasync_future_add_watch (child, child_done_cb, &core->links[index], link_release);
+  gasync_future_add_done_node (child, &core->links[index].node);
 }
 
 /* The first stage of then / catch / finally settled. */
@@ -506,8 +538,10 @@ run_continuation (Core         *core,
   else
     {
       g_mutex_unlock (&core->lock);
-      core_ref (core);
-      gasync_future_add_watch (next, child_done_cb, &core->links[1], link_release);
+      /* Called from link 0, which has not finished yet: links_pending
+       * cannot have dropped to 0. */
+      g_atomic_int_inc (&core->links_pending);
+      watch (core, 1, next);
     }
   g_object_unref (next);
   g_object_unref (owner);
@@ -562,11 +596,11 @@ gasync_combinator_request_cancel (GasyncFuture *future)
 static void
 gasync_combinator_finalize (GObject *object)
 {
-  GasyncCombinator *self = GASYNC_COMBINATOR (object);
+  GasyncCombinator *self = (GasyncCombinator *) object;
 
   core_unref (self->core);
 
-  G_OBJECT_CLASS (gasync_combinator_parent_class)->finalize (object);
+  ((GObjectClass *) gasync_combinator_parent_class)->finalize (object);
 }
 
 static void
@@ -603,14 +637,22 @@ combinator_new (Kind            kind,
   core->links = g_new (Link, MAX (children->len, 2));
   for (guint i = 0; i < MAX (children->len, 2); i++)
     {
-      core->links[i].core = core;
-      core->links[i].index = i;
+      Link *link = &core->links[i];
+
+      link->node = (GasyncDoneCallback) {
+        .func = child_done_cb,
+        .data = link,
+        .embedded = TRUE,
+        /* Only all() aggregates its children's progress. */
+        .watch_progress = kind == KIND_ALL,
+      };
+      link->core = core;
+      link->index = i;
+      link->progress = 0.0;
     }
   core->owner = g_object_ref (self);
   if (kind == KIND_WAIT)
     core->done_order = g_ptr_array_new_with_free_func (g_object_unref);
-  if (kind == KIND_ALL && children->len > 0)
-    core->progress = g_new0 (double, children->len);
   self->core = core;
 
   /* Declared up front, so bindings know to read the children instead. */
@@ -648,8 +690,11 @@ start (GasyncCombinator *self)
       return;
     }
 
+  /* The links' shared reference, dropped when the last one has run. */
+  core_ref (core);
+  g_atomic_int_set (&core->links_pending, (int) n);
   for (guint i = 0; i < n; i++)
-    watch (core, i);
+    watch (core, i, g_ptr_array_index (core->children, i));
 }
 
 static GPtrArray *
@@ -794,8 +839,8 @@ DEFINE_ARRAY (all_settled, KIND_ALL_SETTLED)
  *
  * Waits for the first future to resolve, and resolves with its value; the
  * other children are cancelled. If all fail, it is rejected with
- * `GASYNC_ERROR_FAILED`, whose message lists every child's error; the
- * children themselves stay reachable with
+ * `GASYNC_ERROR_FAILED`, whose message lists the children's errors (about
+ * the first kilobyte of them); the children themselves stay reachable with
  * [method@Combinator.get_children]. With no futures it is rejected at once.
  *
  * Returns: (transfer full): a [class@Combinator]

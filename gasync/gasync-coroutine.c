@@ -166,7 +166,9 @@ gasync_coroutine_request_cancel (GasyncFuture *future)
 static void
 gasync_coroutine_finalize (GObject *object)
 {
-  GasyncCoroutine *self = GASYNC_COROUTINE (object);
+  /* Plain casts on the paths every coroutine takes: the checked ones cost
+   * more than the work around them. */
+  GasyncCoroutine *self = (GasyncCoroutine *) object;
 
   /* A coroutine keeps itself alive while it runs, so only a finished or
    * never-started one gets here. */
@@ -176,7 +178,7 @@ gasync_coroutine_finalize (GObject *object)
   if (self->destroy != NULL)
     self->destroy (self->data);
 
-  G_OBJECT_CLASS (gasync_coroutine_parent_class)->finalize (object);
+  ((GObjectClass *) gasync_coroutine_parent_class)->finalize (object);
 }
 
 static void
@@ -195,6 +197,38 @@ gasync_coroutine_init (GasyncCoroutine *self)
   self->resume.run = resume_run;
 }
 
+/* Whether @future's done callbacks, the wake-up among them, run on another
+ * context than the coroutine: maybe on another thread, at any time. */
+static inline gboolean
+wakes_from_elsewhere (GasyncCoroutine *self,
+                      GasyncFuture    *future)
+{
+  return gasync_future_get_priv (future)->scheduler != gasync_lane_get_scheduler (self->lane);
+}
+
+/* Links the wake-up node into @future's callbacks.  From another context
+ * it holds a reference on the coroutine, dropped by wake_cb() or when the
+ * node is taken back: the coroutine may otherwise be cancelled, end and be
+ * finalized on its own thread between the moment the other thread takes
+ * the node and the moment wake_cb() reads it. */
+static void
+add_wake (GasyncCoroutine *self,
+          GasyncFuture    *future)
+{
+  if (wakes_from_elsewhere (self, future))
+    g_object_ref (self);
+  gasync_future_add_done_node (future, &self->wake);
+}
+
+static void
+remove_wake (GasyncCoroutine *self,
+             GasyncFuture    *future)
+{
+  if (gasync_future_remove_done_node (future, &self->wake) &&
+      wakes_from_elsewhere (self, future))
+    g_object_unref (self);
+}
+
 static void
 wake_cb (GasyncFuture *future,
          gpointer      user_data)
@@ -205,6 +239,8 @@ wake_cb (GasyncFuture *future,
    * cancelled out of that await) is stale. */
   if (g_atomic_pointer_get (&self->awaiting) == future)
     queue_resume (self, self->lane);
+  if (wakes_from_elsewhere (self, future))
+    g_object_unref (self);
 }
 
 void
@@ -226,7 +262,7 @@ coroutine_new (GMainContext *context,
   if (context != NULL)
     gasync_future_set_context (GASYNC_FUTURE (self), context);
 
-  scheduler = gasync_future_get_priv (GASYNC_FUTURE (self))->scheduler;
+  scheduler = gasync_future_get_priv ((GasyncFuture *) self)->scheduler;
   self->lane = gasync_scheduler_get_lane (scheduler, priority);
   self->spawn_time = g_get_monotonic_time ();
   self->wake.func = wake_cb;
@@ -406,10 +442,12 @@ body_entry (gpointer data)
                       gasync_future_get_name (GASYNC_FUTURE (self)), error->message);
           g_clear_error (&error);
         }
-      if (G_IS_VALUE (&result))
-        gasync_future_take_value (GASYNC_FUTURE (self), &result);
+      /* Not G_IS_VALUE(), a call: the body either left it alone or
+       * initialized it. */
+      if (G_VALUE_TYPE (&result) != G_TYPE_INVALID)
+        gasync_future_take_value ((GasyncFuture *) self, &result);
       else
-        gasync_future_resolve_void (GASYNC_FUTURE (self));
+        gasync_future_settle ((GasyncFuture *) self, GASYNC_FUTURE_STATE_RESOLVED, NULL, NULL);
     }
   else
     {
@@ -420,7 +458,7 @@ body_entry (gpointer data)
           error = g_error_new_literal (GASYNC_ERROR, GASYNC_ERROR_FAILED,
                                        "The coroutine failed without saying why");
         }
-      if (G_IS_VALUE (&result))
+      if (G_VALUE_TYPE (&result) != G_TYPE_INVALID)
         g_value_unset (&result);
       gasync_future_take_error (GASYNC_FUTURE (self), error);
     }
@@ -501,12 +539,12 @@ switch_in (GasyncCoroutine *self)
       self->stack = gasync_stack_pool_acquire (gasync_scheduler_get_stack_pool (scheduler),
                                                self->stack_size);
       gasync_fiber_init (&self->fiber, self->stack, body_entry, self);
-      self->fiber.name = gasync_future_get_name (GASYNC_FUTURE (self));
+      self->fiber.name = gasync_future_get_priv ((GasyncFuture *) self)->name;
     }
 
   resumer = caller;
   current_fiber = &self->fiber;
-  gasync_scheduler_set_current_coroutine (GASYNC_FUTURE (self));
+  gasync_scheduler_set_current_coroutine ((GasyncFuture *) self);
 
   gasync_fiber_switch (caller, &self->fiber);
 
@@ -558,7 +596,7 @@ step_run (GasyncCoroutine *self)
           GasyncFuture *abandoned = g_steal_pointer (&self->awaiting);
 
           g_atomic_pointer_set (&self->awaiting, NULL);
-          gasync_future_remove_done_node (abandoned, &self->wake);
+          remove_wake (self, abandoned);
           /* Cancels it, or gives back a value it handed over (a channel's
            * item, a semaphore's permit) that the body will never see. */
           gasync_future_abandon (abandoned);
@@ -581,7 +619,7 @@ step_run (GasyncCoroutine *self)
   {
     GasyncFuture *previous = gasync_scheduler_get_current_coroutine ();
 
-    gasync_scheduler_set_current_coroutine (GASYNC_FUTURE (self));
+    gasync_scheduler_set_current_coroutine ((GasyncFuture *) self);
     next = ((GasyncCoroutineStepFunc) self->body) (self, awaited, self->data);
     gasync_scheduler_set_current_coroutine (previous);
     g_clear_object (&awaited);
@@ -615,7 +653,7 @@ step_run (GasyncCoroutine *self)
     }
 
   g_atomic_pointer_set (&self->awaiting, next);
-  gasync_future_add_done_node (next, &self->wake);
+  add_wake (self, next);
 
   /* A cancellation requested before this step, while the resumption it
    * queued was already pending (before the first step, say), queued
@@ -679,7 +717,7 @@ await_internal (GasyncFuture  *future,
   if (!take_cancel (self))
     {
       g_atomic_pointer_set (&self->awaiting, future);
-      gasync_future_add_done_node (future, &self->wake);
+      add_wake (self, future);
       suspend (self);
       g_atomic_pointer_set (&self->awaiting, NULL);
 
@@ -691,7 +729,7 @@ await_internal (GasyncFuture  *future,
 
       /* If the node was already taken by a running delivery, wake_cb sees
        * that awaiting changed and does nothing. */
-      gasync_future_remove_done_node (future, &self->wake);
+      remove_wake (self, future);
     }
 
 cancelled:

@@ -103,6 +103,15 @@ load_state (GasyncFuturePrivate *priv)
   return (GasyncFutureState) g_atomic_int_get (&priv->state);
 }
 
+/* G_IS_VALUE() for the values gasync itself holds, which are either unset
+ * (zeroed) or initialized: G_IS_VALUE() is a call that looks up the value
+ * table, on every settle and read. */
+static inline gboolean
+value_is_set (const GValue *value)
+{
+  return G_VALUE_TYPE (value) != G_TYPE_INVALID;
+}
+
 static void
 notify_if_watched (GasyncFuture *self,
                    guint         prop_id)
@@ -155,10 +164,12 @@ free_callback (GasyncDoneCallback *node)
   g_free (full);
 }
 
+/* Every future goes through dispose and finalize: they use plain casts, as
+ * the checked ones would cost more than the rest of either function. */
 static void
 gasync_future_dispose (GObject *object)
 {
-  GasyncFuture *self = GASYNC_FUTURE (object);
+  GasyncFuture *self = (GasyncFuture *) object;
   GasyncFuturePrivate *priv = PRIV (self);
   GasyncDoneCallback *callbacks;
 
@@ -191,13 +202,13 @@ gasync_future_dispose (GObject *object)
       callbacks = next;
     }
 
-  G_OBJECT_CLASS (gasync_future_parent_class)->dispose (object);
+  ((GObjectClass *) gasync_future_parent_class)->dispose (object);
 }
 
 static void
 gasync_future_finalize (GObject *object)
 {
-  GasyncFuture *self = GASYNC_FUTURE (object);
+  GasyncFuture *self = (GasyncFuture *) object;
   GasyncFuturePrivate *priv = PRIV (self);
 
   if (priv->state == GASYNC_FUTURE_STATE_REJECTED && !priv->error_retrieved)
@@ -237,7 +248,7 @@ gasync_future_finalize (GObject *object)
   g_main_context_unref (gasync_scheduler_get_context (priv->scheduler));
   g_mutex_clear (&priv->lock);
 
-  G_OBJECT_CLASS (gasync_future_parent_class)->finalize (object);
+  ((GObjectClass *) gasync_future_parent_class)->finalize (object);
 }
 
 static void
@@ -757,7 +768,7 @@ settle_full (GasyncFuture      *self,
       g_mutex_unlock (&priv->lock);
       if (pointer_destroy != NULL)
         pointer_destroy (g_value_get_pointer (value_to_steal));
-      if (value_to_steal != NULL && G_IS_VALUE (value_to_steal))
+      if (value_to_steal != NULL && value_is_set (value_to_steal))
         g_value_unset (value_to_steal);
       g_clear_error (&error);
       return FALSE;
@@ -765,7 +776,7 @@ settle_full (GasyncFuture      *self,
 
   priv->pointer_destroy = pointer_destroy;
 
-  if (value_to_steal != NULL && G_IS_VALUE (value_to_steal))
+  if (value_to_steal != NULL && value_is_set (value_to_steal))
     {
       priv->value = *value_to_steal;
       memset (value_to_steal, 0, sizeof *value_to_steal);
@@ -812,7 +823,7 @@ gasync_future_resolve_unless_cancelling (GasyncFuture *self,
       return FALSE;
     }
 
-  if (value_to_steal != NULL && G_IS_VALUE (value_to_steal))
+  if (value_to_steal != NULL && value_is_set (value_to_steal))
     {
       priv->value = *value_to_steal;
       memset (value_to_steal, 0, sizeof *value_to_steal);
@@ -853,8 +864,14 @@ gasync_future_abandon (GasyncFuture *self)
 {
   GasyncFutureReclaimFunc reclaim;
 
-  if (gasync_future_cancel (self) ||
-      load_state (PRIV (self)) != GASYNC_FUTURE_STATE_RESOLVED)
+  if (gasync_future_cancel (self))
+    return;
+  /* A rejection that came in just before the consumer gave up was dropped
+   * by the cancellation, not by neglect: it must not warn that it was
+   * never retrieved. */
+  if (load_state (PRIV (self)) == GASYNC_FUTURE_STATE_REJECTED)
+    gasync_future_propagate_error (self, NULL);
+  if (load_state (PRIV (self)) != GASYNC_FUTURE_STATE_RESOLVED)
     return;
 
   reclaim = (GasyncFutureReclaimFunc) g_type_get_qdata (G_OBJECT_TYPE (self), reclaim_quark ());
@@ -1338,6 +1355,29 @@ check_resolved_locked (GasyncFuture  *self,
     }
 }
 
+/*
+ * Like check_resolved_locked(), taking the lock only when needed.  Once a
+ * future is RESOLVED nothing but finalization touches its value again, and
+ * the state is published (atomically) after the value, so a reader that
+ * sees RESOLVED may read the value without the lock.
+ */
+static inline gboolean
+check_resolved (GasyncFuture  *self,
+                GError       **error)
+{
+  GasyncFuturePrivate *priv = PRIV (self);
+  gboolean ret;
+
+  if G_LIKELY (load_state (priv) == GASYNC_FUTURE_STATE_RESOLVED)
+    return TRUE;
+
+  g_mutex_lock (&priv->lock);
+  ret = check_resolved_locked (self, error);
+  g_mutex_unlock (&priv->lock);
+
+  return ret;
+}
+
 /**
  * gasync_future_get_value:
  * @self: a future
@@ -1365,14 +1405,12 @@ gasync_future_get_value (GasyncFuture  *self,
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   priv = PRIV (self);
-  g_mutex_lock (&priv->lock);
-  ret = check_resolved_locked (self, error);
-  if (ret && value != NULL && G_IS_VALUE (&priv->value))
+  ret = check_resolved (self, error);
+  if (ret && value != NULL && value_is_set (&priv->value))
     {
       g_value_init (value, G_VALUE_TYPE (&priv->value));
       g_value_copy (&priv->value, value);
     }
-  g_mutex_unlock (&priv->lock);
 
   return ret;
 }
@@ -1392,18 +1430,10 @@ gboolean
 gasync_future_propagate_error (GasyncFuture  *self,
                                GError       **error)
 {
-  GasyncFuturePrivate *priv;
-  gboolean ret;
-
   g_return_val_if_fail (GASYNC_IS_FUTURE (self), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  priv = PRIV (self);
-  g_mutex_lock (&priv->lock);
-  ret = check_resolved_locked (self, error);
-  g_mutex_unlock (&priv->lock);
-
-  return ret;
+  return check_resolved (self, error);
 }
 
 /**
@@ -1422,43 +1452,37 @@ gboolean
 gasync_future_has_value (GasyncFuture *self)
 {
   GasyncFuturePrivate *priv;
-  gboolean ret;
 
   g_return_val_if_fail (GASYNC_IS_FUTURE (self), FALSE);
 
   priv = PRIV (self);
-  g_mutex_lock (&priv->lock);
-  ret = priv->state == GASYNC_FUTURE_STATE_RESOLVED && G_IS_VALUE (&priv->value);
-  g_mutex_unlock (&priv->lock);
-
-  return ret;
+  /* The value is set before the state is published (see check_resolved). */
+  return load_state (priv) == GASYNC_FUTURE_STATE_RESOLVED && value_is_set (&priv->value);
 }
 
-/* Locks and checks that the future resolved with a value of @type;
- * returns the stored value with the lock still held, or NULL unlocked. */
+/* Checks that the future resolved with a value of @type; returns the
+ * stored value, which stays as it is until finalization (see
+ * check_resolved), or NULL with @error set. */
 static const GValue *
-lock_typed_value (GasyncFuture  *self,
-                  GType          type,
-                  GError       **error)
+typed_value (GasyncFuture  *self,
+             GType          type,
+             GError       **error)
 {
   GasyncFuturePrivate *priv = PRIV (self);
 
-  g_mutex_lock (&priv->lock);
-  if (!check_resolved_locked (self, error))
-    {
-      g_mutex_unlock (&priv->lock);
-      return NULL;
-    }
+  if (!check_resolved (self, error))
+    return NULL;
 
-  if (!G_IS_VALUE (&priv->value) ||
-      !g_type_is_a (G_VALUE_TYPE (&priv->value), type))
+  /* The exact type first: g_type_is_a() is a call. */
+  if G_UNLIKELY (!value_is_set (&priv->value) ||
+                 (G_VALUE_TYPE (&priv->value) != type &&
+                  !g_type_is_a (G_VALUE_TYPE (&priv->value), type)))
     {
       g_set_error (error, GASYNC_ERROR, GASYNC_ERROR_TYPE_MISMATCH,
                    "Future %s holds %s, not %s",
                    priv->name ? priv->name : "",
-                   G_IS_VALUE (&priv->value) ? G_VALUE_TYPE_NAME (&priv->value) : "no value",
+                   value_is_set (&priv->value) ? G_VALUE_TYPE_NAME (&priv->value) : "no value",
                    g_type_name (type));
-      g_mutex_unlock (&priv->lock);
       return NULL;
     }
 
@@ -1476,10 +1500,9 @@ fname (GasyncFuture  *self,                                           \
   g_return_val_if_fail (GASYNC_IS_FUTURE (self), fallback);           \
   g_return_val_if_fail (error == NULL || *error == NULL, fallback);   \
                                                                       \
-  if (!(value = lock_typed_value (self, gtype, error)))               \
+  if (!(value = typed_value (self, gtype, error)))                    \
     return fallback;                                                  \
   ret = getter (value);                                               \
-  g_mutex_unlock (&PRIV (self)->lock);                                \
   return ret;                                                         \
 }
 #define DEFINE_GET(name, ctype, gtype, getter, fallback) \
@@ -1570,9 +1593,11 @@ gasync_future_steal_pointer (GasyncFuture  *self,
   const GValue *value;
   gpointer ret;
 
-  if (!(value = lock_typed_value (self, G_TYPE_POINTER, error)))
+  if (!(value = typed_value (self, G_TYPE_POINTER, error)))
     return NULL;
   ret = g_value_get_pointer (value);
+  /* The destroy notify, unlike the value, is written after settling. */
+  g_mutex_lock (&PRIV (self)->lock);
   PRIV (self)->pointer_destroy = NULL;
   g_mutex_unlock (&PRIV (self)->lock);
 
@@ -1643,10 +1668,9 @@ gasync_future_dup_boxed (GasyncFuture  *self,
   g_return_val_if_fail (G_TYPE_IS_BOXED (boxed_type), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  if (!(value = lock_typed_value (self, boxed_type, error)))
+  if (!(value = typed_value (self, boxed_type, error)))
     return NULL;
   ret = g_value_dup_boxed (value);
-  g_mutex_unlock (&PRIV (self)->lock);
 
   return ret;
 }
@@ -2031,10 +2055,13 @@ gasync_future_add_done_callback (GasyncFuture         *self,
   g_return_val_if_fail (GASYNC_IS_FUTURE (self), 0);
   g_return_val_if_fail (callback != NULL, 0);
 
-  full = g_new0 (GasyncDoneCallbackFull, 1);
-  full->node.func = callback;
-  full->node.data = user_data;
-  full->destroy = destroy;
+  /* Not g_new0(): calloc() costs more than these few stores. */
+  full = g_new (GasyncDoneCallbackFull, 1);
+  *full = (GasyncDoneCallbackFull) {
+    .node.func = callback,
+    .node.data = user_data,
+    .destroy = destroy,
+  };
 
   /* Not full->node.id afterwards: the node may already have run and been
    * freed by then. */

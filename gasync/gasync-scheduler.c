@@ -20,6 +20,14 @@
  * prepare and cleared in check, both under the lock) wakes the context.  A
  * push from the thread iterating the context never needs one: the lane is
  * prepared again before that thread can block.
+ *
+ * Local queue: while a thread dispatches the lane, what that same thread
+ * pushes (a delivery queued by a done callback, a coroutine woken by
+ * another) goes to a second queue that only it touches, without the lock;
+ * each round takes the shared queue first, then the local one, which keeps
+ * every thread's pushes in order.  Whatever the outermost dispatch leaves
+ * there goes back to the shared queue before it returns, so outside a
+ * dispatch the local queue is always empty.
  */
 
 struct _GasyncLane
@@ -27,7 +35,8 @@ struct _GasyncLane
   GSource          source;
   GasyncScheduler *scheduler;
 
-  /* Guards head, tail and polling. */
+  /* Guards head, tail and polling.  head is also peeked at without the
+   * lock (relaxed atomics): a hint, confirmed under the lock. */
   GMutex           lock;
   GasyncRunnable  *head;
   GasyncRunnable  *tail;
@@ -35,6 +44,13 @@ struct _GasyncLane
 
   /* Only touched by the thread dispatching the lane. */
   gboolean         skip_iteration;
+  /* The dispatching thread's token (thread_token) while a dispatch runs,
+   * NULL otherwise; only that thread writes it, and any thread may read it
+   * (relaxed) to tell whether it is that thread. */
+  gpointer         dispatching;
+  /* Pushed by the dispatching thread during the dispatch; no lock. */
+  GasyncRunnable  *local_head;
+  GasyncRunnable  *local_tail;
 };
 
 struct _GasyncScheduler
@@ -76,6 +92,15 @@ static __thread int              cached_generation;
 /* The coroutine whose stack the thread is running on, if any. */
 static __thread GasyncFuture    *current_coroutine;
 
+/* Its address identifies the thread in GasyncLane.dispatching. */
+static __thread char             thread_token;
+
+static inline gboolean
+lane_dispatching_here (GasyncLane *self)
+{
+  return __atomic_load_n (&self->dispatching, __ATOMIC_RELAXED) == (gpointer) &thread_token;
+}
+
 static void
 scheduler_unref (GasyncScheduler *self)
 {
@@ -116,6 +141,11 @@ gasync_lane_prepare (GSource *source,
       return FALSE;
     }
 
+  /* A nested iteration from inside a dispatch (gasync_future_wait() in a
+   * done callback) must see what the outer dispatch queued locally. */
+  if (lane_dispatching_here (self) && self->local_head != NULL)
+    return TRUE;
+
   g_mutex_lock (&self->lock);
   ready = self->head != NULL;
   self->polling = !ready;
@@ -144,7 +174,7 @@ gasync_lane_check (GSource *source)
   ready = self->head != NULL;
   g_mutex_unlock (&self->lock);
 
-  return ready;
+  return ready || (lane_dispatching_here (self) && self->local_head != NULL);
 }
 
 static void
@@ -170,19 +200,39 @@ gasync_lane_dispatch (GSource     *source,
   GasyncScheduler *scheduler = self->scheduler;
   gint64 deadline = g_get_monotonic_time () + GASYNC_SCHEDULER_BUDGET_USEC;
   guint budget = GASYNC_SCHEDULER_BUDGET_ITEMS;
+  /* Non-NULL in a dispatch nested in another of this lane, on this thread. */
+  gpointer outer = self->dispatching;
 
   if (self == scheduler->default_lane)
     scheduler->serial++;
 
+  __atomic_store_n (&self->dispatching, (gpointer) &thread_token, __ATOMIC_RELAXED);
+
   while (budget > 0)
     {
-      GasyncRunnable *round;
-      GasyncRunnable *round_tail;
+      GasyncRunnable *round = NULL;
+      GasyncRunnable *round_tail = NULL;
 
-      g_mutex_lock (&self->lock);
-      round = g_steal_pointer (&self->head);
-      round_tail = g_steal_pointer (&self->tail);
-      g_mutex_unlock (&self->lock);
+      /* The shared queue first (other threads' pushes, and this thread's
+       * from before the dispatch), then this thread's local pushes. */
+      if (__atomic_load_n (&self->head, __ATOMIC_RELAXED) != NULL)
+        {
+          g_mutex_lock (&self->lock);
+          round = self->head;
+          round_tail = self->tail;
+          __atomic_store_n (&self->head, NULL, __ATOMIC_RELAXED);
+          self->tail = NULL;
+          g_mutex_unlock (&self->lock);
+        }
+      if (self->local_head != NULL)
+        {
+          if (round == NULL)
+            round = self->local_head;
+          else
+            round_tail->next = self->local_head;
+          round_tail = self->local_tail;
+          self->local_head = self->local_tail = NULL;
+        }
 
       if (round == NULL)
         break;
@@ -195,13 +245,11 @@ gasync_lane_dispatch (GSource     *source,
               ((budget & 7) == 0 && g_get_monotonic_time () >= deadline))
             {
               /* Out of budget: the rest of this round goes back to the
-               * front of the queue, in order. */
-              g_mutex_lock (&self->lock);
-              round_tail->next = self->head;
-              if (self->head == NULL)
-                self->tail = round_tail;
-              self->head = round;
-              g_mutex_unlock (&self->lock);
+               * front, in order, ahead of what the round queued. */
+              round_tail->next = self->local_head;
+              if (self->local_head == NULL)
+                self->local_tail = round_tail;
+              self->local_head = round;
 
               budget = 0;
               break;
@@ -214,15 +262,33 @@ gasync_lane_dispatch (GSource     *source,
         }
     }
 
-  if (budget == 0)
-    {
-      g_mutex_lock (&self->lock);
-      self->skip_iteration = self->head != NULL;
-      g_mutex_unlock (&self->lock);
-    }
-
+  /* Pushed after the last round, these wait for the next dispatch. */
   if (self == scheduler->default_lane && scheduler->deferred->len > 0)
     flush_deferred (scheduler);
+
+  __atomic_store_n (&self->dispatching, outer, __ATOMIC_RELAXED);
+
+  /* The outermost dispatch hands what is left of the local queue back to
+   * the shared one, ahead of what other threads pushed meanwhile (as if
+   * this thread had pushed it there first). */
+  if (outer == NULL && self->local_head != NULL)
+    {
+      g_mutex_lock (&self->lock);
+      self->local_tail->next = self->head;
+      if (self->head == NULL)
+        self->tail = self->local_tail;
+      __atomic_store_n (&self->head, self->local_head, __ATOMIC_RELAXED);
+      self->local_head = self->local_tail = NULL;
+      if (budget == 0)
+        self->skip_iteration = TRUE;
+      g_mutex_unlock (&self->lock);
+    }
+  else if (budget == 0)
+    {
+      g_mutex_lock (&self->lock);
+      self->skip_iteration = self->head != NULL || self->local_head != NULL;
+      g_mutex_unlock (&self->lock);
+    }
 
   return G_SOURCE_CONTINUE;
 }
@@ -474,12 +540,24 @@ gasync_lane_push (GasyncLane     *self,
 
   runnable->next = NULL;
 
+  if (lane_dispatching_here (self))
+    {
+      /* This thread runs the lane's dispatch right now: no lock, and no
+       * wake-up, since the next round or iteration sees it. */
+      if (self->local_tail != NULL)
+        self->local_tail->next = runnable;
+      else
+        self->local_head = runnable;
+      self->local_tail = runnable;
+      return;
+    }
+
   g_mutex_lock (&self->lock);
   if (self->tail != NULL)
     self->tail->next = runnable;
   else
     {
-      self->head = runnable;
+      __atomic_store_n (&self->head, runnable, __ATOMIC_RELAXED);
       wakeup = self->polling;
     }
   self->tail = runnable;

@@ -6,7 +6,7 @@ Measures one round of one benchmark on one event loop and prints the result
 as a JSON object on stdout, the same shape as the C programs print, so
 run_bench.py can interleave them.  Each benchmark does what its C
 counterpart does, with the idiomatic asyncio calls the issue names:
-create_future, add_done_callback, set_result, create_task,
+create_future, add_done_callback, set_result, create_task, gather,
 call_soon_threadsafe.
 
 Exits 77 when uvloop is asked for and not installed.
@@ -159,6 +159,33 @@ def b4_memory(loop, n):
     return loop.run_until_complete(main())
 
 
+def b5_gather(loop, n):
+    """Gather: one task awaits asyncio.gather() of n pending futures that a
+    sibling task resolves one by one, in order; the total per gather."""
+    async def main():
+        clock = Clock()
+        futures = [loop.create_future() for _ in range(n)]
+
+        async def resolver():
+            for i, fut in enumerate(futures):
+                fut.set_result(i)
+
+        start = time.perf_counter_ns()
+        gathering = asyncio.gather(*futures)
+        loop.create_task(resolver())
+        results = await gathering
+        if sum(results) != n * (n - 1) // 2:
+            raise AssertionError("wrong results")
+        del gathering, results
+        gather_ms = (time.perf_counter_ns() - start) / 1e6
+        # Tearing down is part of the cost, as on the C side.
+        del futures
+        return clock.read(1), gather_ms
+
+    (cost, gather_ms) = loop.run_until_complete(main())
+    return cost, {"gather_ms": gather_ms}
+
+
 def b6_cross_thread(loop, n, variant, in_flight):
     """A worker thread resolves futures the loop's tasks await."""
     cpu = -1
@@ -288,6 +315,8 @@ def main():
         # One measurement in a fresh process: no warm-up, no repetitions.
         args.warmup, args.reps = 0, 1
         run = lambda n: b4_memory(loop, n)
+    elif args.bench == "B5":
+        run = lambda n: b5_gather(loop, n)
     elif args.bench == "B6" and args.variant in ("latency", "throughput"):
         run = lambda n: b6_cross_thread(loop, n, args.variant, args.in_flight)
     elif args.bench == "B7":
@@ -309,6 +338,12 @@ def main():
         # Whole tasks' worth of operations, as the C side counts them.
         args.n = max(extra["in_flight"], args.n // extra["in_flight"] * extra["in_flight"])
 
+    if args.bench == "B5":
+        # Measured per gather: the issue states B5 in total time.
+        extra = {"total_ms": wall / 1e6, "cpu_total_ms": cpu / 1e6,
+                 "gather_ms": extra["gather_ms"]}
+        wall /= args.n
+        cpu /= args.n
     result = {"bench": args.bench, "impl": args.impl, "n": args.n, "reps": args.reps,
               "ns_per_op": wall, "cpu_ns_per_op": cpu}
     result.update(extra)
