@@ -121,7 +121,7 @@ await_scope (GasyncScope  *scope,
 typedef struct
 {
   GSocketListener *listener;
-  GasyncScope     *sessions;
+  GasyncScope     *server;     /* the acceptor and one coroutine per client */
   guint16          port;
   guint            accepted;
   guint            echoes;     /* messages that came back intact */
@@ -160,7 +160,7 @@ echo_session (gpointer   user_data,
 }
 
 /* Accepts connections until cancelled, each handled by a coroutine of its
- * own in the sessions scope. */
+ * own in the server's scope. */
 static gboolean
 echo_server (gpointer   user_data,
              GValue    *result,
@@ -177,7 +177,7 @@ echo_server (gpointer   user_data,
         return FALSE;
 
       echo->accepted++;
-      gasync_scope_spawn (echo->sessions, "echo-session", echo_session,
+      gasync_scope_spawn (echo->server, "echo-session", echo_session,
                           connection, g_object_unref);
     }
 }
@@ -245,11 +245,10 @@ echo_section (gpointer   user_data,
   g_autoptr(GSocketAddress) any_port = g_inet_socket_address_new (loopback, 0);
   g_autoptr(GSocketAddress) bound = NULL;
   g_autoptr(GasyncScope) server = gasync_scope_new ();
-  g_autoptr(GasyncScope) sessions = gasync_scope_new ();
   g_autoptr(GasyncScope) clients = gasync_scope_new ();
   g_autoptr(GasyncCoroutine) acceptor = NULL;
   EchoClient client[ECHO_CLIENTS];
-  Echo echo = { .listener = listener, .sessions = sessions };
+  Echo echo = { .listener = listener, .server = server };
   gboolean ok;
 
   /* Every client connects at once: leave room for all of them. */
@@ -268,15 +267,14 @@ echo_section (gpointer   user_data,
 
   ok = await_scope (clients, error);
 
-  /* Sessions end by themselves once their client has hung up; the server
-   * would wait for connections forever, so stop it. */
-  gasync_future_cancel (GASYNC_FUTURE (acceptor));
-  if (!ok)
-    gasync_scope_cancel (sessions);
-  await_scope (server, NULL);
-  if (!await_scope (sessions, ok ? error : NULL))
-    return FALSE;
-  if (!ok)
+  /* Sessions end by themselves once their client has hung up, but the
+   * acceptor would wait for connections forever: stop it (or, if a client
+   * failed, everything). */
+  if (ok)
+    gasync_future_cancel (GASYNC_FUTURE (acceptor));
+  else
+    gasync_scope_cancel (server);
+  if (!await_scope (server, ok ? error : NULL) || !ok)
     return FALSE;
 
   if (echo.accepted != ECHO_CLIENTS || echo.echoes != ECHO_CLIENTS * ECHO_MESSAGES)
@@ -487,6 +485,8 @@ hash_section (gpointer   user_data,
   handler = g_signal_connect (hashing.section, "notify::progress",
                               G_CALLBACK (hash_progress_cb), tour);
 
+  /* A coroutine per file, all started at once: the semaphore, not the number
+   * of coroutines, bounds how many files are open. */
   for (guint i = 0; i < jobs->len; i++)
     gasync_scope_spawn (scope, "hash-file", hash_file, g_ptr_array_index (jobs, i), NULL);
   ok = await_scope (scope, error);

@@ -170,7 +170,7 @@ settle_like (GasyncFuture *owner,
 static gboolean
 is_failed (GasyncFuture *future)
 {
-  GasyncFutureState state = gasync_future_get_state (future);
+  GasyncFutureState state = gasync_future_peek_state (future);
 
   return state == GASYNC_FUTURE_STATE_REJECTED || state == GASYNC_FUTURE_STATE_CANCELLED;
 }
@@ -271,8 +271,8 @@ update_progress_locked (Core   *core,
 {
   core->progress_sum += progress - link->progress;
   link->progress = progress;
-  gasync_future_set_progress ((GasyncFuture *) core->owner,
-                              CLAMP (core->progress_sum / core->children->len, 0.0, 1.0));
+  gasync_future_update_progress ((GasyncFuture *) core->owner,
+                                 CLAMP (core->progress_sum / core->children->len, 0.0, 1.0));
 }
 
 static void child_settled (Link *link, GasyncFuture *child);

@@ -603,7 +603,7 @@ step_run (GasyncCoroutine *self)
           g_object_unref (abandoned);
           awaited = gasync_future_new_cancelled ();
         }
-      else if (gasync_future_is_done (self->awaiting))
+      else if (gasync_future_peek_state (self->awaiting) != GASYNC_FUTURE_STATE_PENDING)
         awaited = g_steal_pointer (&self->awaiting);
       else
         return; /* a stale wake */
@@ -643,7 +643,7 @@ step_run (GasyncCoroutine *self)
       return;
     }
 
-  if (gasync_future_is_done (next))
+  if (gasync_future_peek_state (next) != GASYNC_FUTURE_STATE_PENDING)
     {
       /* Run the next step in a later round, not recursively, so a body that
        * only awaits settled futures still lets the others run. */
@@ -675,7 +675,7 @@ resume_run (GasyncRunnable *runnable)
     step_run (self);
   else if (!self->started || self->yielded ||
            (self->awaiting != NULL &&
-            (gasync_future_is_done (self->awaiting) ||
+            (gasync_future_peek_state (self->awaiting) != GASYNC_FUTURE_STATE_PENDING ||
              (g_atomic_int_get (&self->cancel_pending) && !self->cancel_delivered))))
     switch_in (self);
   /* Anything else is a stale wake or a cancellation the running body will
@@ -698,7 +698,7 @@ await_internal (GasyncFuture  *future,
   /* A settled future returns at once, without a switch, unless a
    * cancellation is waiting to be delivered: that fails the first await
    * after it was requested, settled future or not, as in asyncio. */
-  if G_LIKELY (gasync_future_is_done (future))
+  if G_LIKELY (gasync_future_peek_state (future) != GASYNC_FUTURE_STATE_PENDING)
     {
       if G_LIKELY (self == NULL || self->stepped || !take_cancel (self))
         return future;

@@ -83,6 +83,14 @@ typedef struct
 
 GasyncFuturePrivate *gasync_future_get_priv (GasyncFuture *self);
 
+/* gasync_future_get_state() without the type check, for gasync's own hot
+ * paths, on futures already known to be futures.  Any thread. */
+static inline GasyncFutureState
+gasync_future_peek_state (GasyncFuture *self)
+{
+  return (GasyncFutureState) g_atomic_int_get (&gasync_future_get_priv (self)->state);
+}
+
 /* The run function of a future's delivery runnable. */
 void     gasync_future_run_delivery     (GasyncRunnable     *runnable);
 /* Adds an embedded callback node; runs like any done callback.  Returns
@@ -130,6 +138,10 @@ typedef void (*GasyncFutureReclaimFunc) (GasyncFuture *self);
 void     gasync_future_class_set_reclaim_func (GasyncFutureClass       *klass,
                                                GasyncFutureReclaimFunc  func);
 void     gasync_future_abandon                (GasyncFuture            *self);
+
+/* gasync_future_set_progress() without the argument checks. */
+void     gasync_future_update_progress  (GasyncFuture       *self,
+                                         double              progress);
 
 /* Moves a just-created future to @context. */
 void     gasync_future_set_context      (GasyncFuture       *self,

@@ -1888,12 +1888,20 @@ void
 gasync_future_set_progress (GasyncFuture *self,
                             double        progress)
 {
-  GasyncFuturePrivate *priv;
-
   g_return_if_fail (GASYNC_IS_FUTURE (self));
   g_return_if_fail (progress == -1.0 || (progress >= 0.0 && progress <= 1.0));
 
-  priv = PRIV (self);
+  gasync_future_update_progress (self, progress);
+}
+
+/* gasync_future_set_progress() without the checks, for gasync's own
+ * callers (all() sets its progress once per settled child). */
+void
+gasync_future_update_progress (GasyncFuture *self,
+                               double        progress)
+{
+  GasyncFuturePrivate *priv = PRIV (self);
+
   g_mutex_lock (&priv->lock);
   if (priv->progress == progress)
     {

@@ -201,7 +201,7 @@ gasync_lane_dispatch (GSource     *source,
   gint64 deadline = g_get_monotonic_time () + GASYNC_SCHEDULER_BUDGET_USEC;
   guint budget = GASYNC_SCHEDULER_BUDGET_ITEMS;
   /* Non-NULL in a dispatch nested in another of this lane, on this thread. */
-  gpointer outer = self->dispatching;
+  gpointer outer = __atomic_load_n (&self->dispatching, __ATOMIC_RELAXED);
 
   if (self == scheduler->default_lane)
     scheduler->serial++;
@@ -312,6 +312,7 @@ gasync_lane_finalize (GSource *source)
   /* Everything queued holds a reference on the context, so a context (and
    * with it its lanes) cannot be finalized with work queued. */
   g_assert (self->head == NULL);
+  g_assert (self->local_head == NULL);
 
   g_mutex_clear (&self->lock);
   scheduler_unref (scheduler);

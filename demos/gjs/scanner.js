@@ -195,8 +195,8 @@ function parseArgs(argv) {
     return options;
 }
 
-Gtk.init();
 const options = parseArgs(System.programArgs);
+Gtk.init();
 const [window, scan] = scanWindow(Gio.File.new_for_commandline_arg(options.dir), options.screenshot);
 const loop = new GLib.MainLoop(null, false);
 // Quit once the window is closed and everything it started has ended.

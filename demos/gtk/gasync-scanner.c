@@ -21,8 +21,6 @@
  * regularly GTK painted frames while the scan ran.
  */
 
-#include <string.h>
-
 #include <gtk/gtk.h>
 #include <gasync/gasync.h>
 
@@ -129,8 +127,6 @@ scan_unref (gpointer scan)
 {
   g_rc_box_release_full (scan, scan_clear);
 }
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Scan, scan_unref)
 
 typedef struct
 {
@@ -333,7 +329,7 @@ scan_body (gpointer   user_data,
   scan->listed = TRUE;
   app.files_total = scan->n_files;
 
-  for (guint i = 0; i < jobs->len && ok; i++)
+  for (guint i = 0; i < jobs->len; i++)
     {
       FileJob *job = g_ptr_array_index (jobs, i);
       GasyncCoroutine *co;
@@ -750,7 +746,8 @@ scanner_window_new (GFile      *root,
                     const char *screenshot)
 {
   ScannerWindow *self = g_object_new (SCANNER_TYPE_WINDOW, NULL);
-  g_autofree char *title = g_strdup_printf ("gasync scanner — %s", g_file_peek_path (root));
+  g_autofree char *where = g_file_get_parse_name (root);
+  g_autofree char *title = g_strdup_printf ("gasync scanner — %s", where);
 
   gtk_window_set_title (GTK_WINDOW (self), title);
   self->screenshot = g_strdup (screenshot);

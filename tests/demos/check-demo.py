@@ -162,6 +162,8 @@ def check_gui(args):
 
 
 def main():
+    # Killed for taking too long: still stop the demo and the X server.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(1))
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest='mode', required=True)
     sub.add_parser('tour').add_argument('tour')

@@ -34,7 +34,7 @@ scale (void)
   if (env != NULL)
     return g_ascii_strtod (env, NULL);
   if (RUNNING_ON_VALGRIND)
-    return 0.01;
+    return 0.05;
   if (GASYNC_TSAN)
     return 0.05;
   /* Each coroutine costs ASan a megabyte stack and its poisoning: under
