@@ -322,6 +322,8 @@ hash_job_free (gpointer data)
   g_free (job);
 }
 
+#define ATTRIBUTES G_FILE_ATTRIBUTE_STANDARD_NAME "," G_FILE_ATTRIBUTE_STANDARD_TYPE
+
 /* Lists the regular files under @root, breadth first and without following
  * symbolic links, until there are @max of them. Unreadable folders are
  * skipped. */
@@ -340,13 +342,12 @@ list_files (GFile      *root,
       GFile *folder = g_ptr_array_index (folders, f);
       g_autoptr(GFileEnumerator) children = NULL;
       g_autoptr(GError) local_error = NULL;
+      GasyncFuture *listing;
 
-      children = gasync_await_object (gasync_file_enumerate_children (folder,
-                                                                      G_FILE_ATTRIBUTE_STANDARD_NAME ","
-                                                                      G_FILE_ATTRIBUTE_STANDARD_TYPE,
-                                                                      G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS,
-                                                                      G_PRIORITY_DEFAULT),
-                                      &local_error);
+      listing = gasync_file_enumerate_children (folder, ATTRIBUTES,
+                                                G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS,
+                                                G_PRIORITY_DEFAULT);
+      children = gasync_await_object (listing, &local_error);
       if (children == NULL)
         {
           if (f == 0 || g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
@@ -583,7 +584,8 @@ timeout_section (gpointer   user_data,
       return FALSE;
     }
 
-  report (tour, "timeout", start, "`sleep 30` cut after %u ms: timed out, process killed (signal %d)",
+  report (tour, "timeout", start,
+          "`sleep 30` cut after %u ms: timed out, process killed (signal %d)",
           TIMEOUT_MS, g_subprocess_get_term_sig (sleeper));
   return TRUE;
 }
@@ -870,10 +872,10 @@ main (int    argc,
 
   options = g_option_context_new (NULL);
   g_option_context_set_summary (options,
-                                "A tour of gasync: a TCP echo server with 50 clients, a folder hashed\n"
-                                "16 files at a time, a subprocess, a timeout, work on a thread and a\n"
-                                "scope cancelled mid-flight, as straight-line coroutines on one main\n"
-                                "loop. Exits 0 when every section passes; Ctrl-C cancels (exit 130).");
+    "A tour of gasync: a TCP echo server with 50 clients, a folder hashed\n"
+    "16 files at a time, a subprocess, a timeout, work on a thread and a\n"
+    "scope cancelled mid-flight, as straight-line coroutines on one main\n"
+    "loop. Exits 0 when every section passes; Ctrl-C cancels (exit 130).");
   g_option_context_add_main_entries (options, entries, NULL);
   if (!g_option_context_parse (options, &argc, &argv, &error))
     {

@@ -715,27 +715,30 @@ collect_valist (GasyncFuture *first,
   return children;
 }
 
+/*
+ * Checks and references the futures of an array form in one pass: with
+ * 100,000 of them, a pass over their memory costs more in cache misses than
+ * the work done in it.  Warns like g_return_val_if_fail() on behalf of
+ * @caller and returns NULL if one is not a future.
+ */
 static GPtrArray *
 collect_array (GasyncFuture **futures,
-               guint          n_futures)
+               guint          n_futures,
+               const char    *caller)
 {
   GPtrArray *children = g_ptr_array_new_full (n_futures, g_object_unref);
 
   for (guint i = 0; i < n_futures; i++)
-    g_ptr_array_add (children, g_object_ref (futures[i]));
+    {
+      if G_UNLIKELY (!GASYNC_IS_FUTURE (futures[i]))
+        {
+          g_return_if_fail_warning (G_LOG_DOMAIN, caller, "GASYNC_IS_FUTURE (futures[i])");
+          g_ptr_array_unref (children);
+          return NULL;
+        }
+      g_ptr_array_add (children, g_object_ref (futures[i]));
+    }
   return children;
-}
-
-static gboolean
-array_is_valid (GasyncFuture **futures,
-                guint          n_futures)
-{
-  if (n_futures > 0 && futures == NULL)
-    return FALSE;
-  for (guint i = 0; i < n_futures; i++)
-    if (!GASYNC_IS_FUTURE (futures[i]))
-      return FALSE;
-  return TRUE;
 }
 
 static GasyncFuture *
@@ -769,10 +772,13 @@ GasyncFuture *                                                        \
 gasync_##name##v (GasyncFuture **futures,                             \
                   guint          n_futures)                           \
 {                                                                     \
-  g_return_val_if_fail (array_is_valid (futures, n_futures), NULL);   \
+  GPtrArray *children;                                                \
                                                                       \
-  return combine (kind, GASYNC_WAIT_ALL_COMPLETED,                    \
-                  collect_array (futures, n_futures));                \
+  g_return_val_if_fail (n_futures == 0 || futures != NULL, NULL);     \
+                                                                      \
+  if (!(children = collect_array (futures, n_futures, G_STRFUNC)))    \
+    return NULL;                                                      \
+  return combine (kind, GASYNC_WAIT_ALL_COMPLETED, children);         \
 }
 
 /**
@@ -925,9 +931,13 @@ gasync_waitv (GasyncWaitMode   mode,
               GasyncFuture   **futures,
               guint            n_futures)
 {
-  g_return_val_if_fail (array_is_valid (futures, n_futures), NULL);
+  GPtrArray *children;
 
-  return combine (KIND_WAIT, mode, collect_array (futures, n_futures));
+  g_return_val_if_fail (n_futures == 0 || futures != NULL, NULL);
+
+  if (!(children = collect_array (futures, n_futures, G_STRFUNC)))
+    return NULL;
+  return combine (KIND_WAIT, mode, children);
 }
 
 static GPtrArray *

@@ -9,7 +9,7 @@
 
 #include <gasync/gasync.h>
 
-#if GASYNC_TEST_HAVE_VALGRIND_H
+#if defined(GASYNC_TEST_HAVE_VALGRIND_H) && GASYNC_TEST_HAVE_VALGRIND_H
 # include <valgrind/valgrind.h>
 #else
 # define RUNNING_ON_VALGRIND 0

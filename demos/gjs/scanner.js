@@ -182,7 +182,8 @@ function scanWindow(root, screenshot) {
 function parseArgs(argv) {
     const options = {dir: '/usr/share/doc', screenshot: null};
     for (let i = 0; i < argv.length; i++) {
-        const [name, value] = argv[i].includes('=') ? argv[i].split(/=(.*)/s) : [argv[i], argv[i + 1]];
+        const [name, value] = argv[i].includes('=')
+            ? argv[i].split(/=(.*)/s) : [argv[i], argv[i + 1]];
         if (name === '--dir' || name === '--screenshot') {
             options[name.slice(2)] = value;
             if (!argv[i].includes('='))
@@ -197,7 +198,8 @@ function parseArgs(argv) {
 
 const options = parseArgs(System.programArgs);
 Gtk.init();
-const [window, scan] = scanWindow(Gio.File.new_for_commandline_arg(options.dir), options.screenshot);
+const root = Gio.File.new_for_commandline_arg(options.dir);
+const [window, scan] = scanWindow(root, options.screenshot);
 const loop = new GLib.MainLoop(null, false);
 // Quit once the window is closed and everything it started has ended.
 window.connect('close-request', () => {

@@ -21,6 +21,8 @@
  * regularly GTK painted frames while the scan ran.
  */
 
+#include <time.h>
+
 #include <gtk/gtk.h>
 #include <gasync/gasync.h>
 
@@ -44,7 +46,9 @@ static struct
   guint         files_done;
   /* The frame clock while scanning: intervals between painted frames. */
   gint64        last_paint_us;
+  gint64        last_paint_cpu_us;  /* main thread's CPU time then */
   gint64        max_interval_us;
+  gint64        max_busy_us;        /* main thread's CPU time in one interval */
   gint64        sum_interval_us;
   guint         n_intervals;
   guint         n_late;             /* intervals over 50 ms */
@@ -222,6 +226,9 @@ hash_file_body (gpointer   user_data,
   return TRUE;
 }
 
+#define ATTRIBUTES G_FILE_ATTRIBUTE_STANDARD_NAME "," G_FILE_ATTRIBUTE_STANDARD_TYPE "," \
+                   G_FILE_ATTRIBUTE_STANDARD_SIZE
+
 /* Lists the regular files under the root, breadth first, without following
  * symbolic links. Unreadable folders are skipped. */
 static gboolean
@@ -234,16 +241,15 @@ list_files (Scan       *scan,
   g_ptr_array_add (folders, g_object_ref (scan->root));
   for (guint f = 0; f < folders->len; f++)
     {
+      GFile *folder = g_ptr_array_index (folders, f);
       g_autoptr(GFileEnumerator) children = NULL;
       g_autoptr(GError) local_error = NULL;
+      GasyncFuture *listing;
 
-      children = gasync_await_object (gasync_file_enumerate_children (g_ptr_array_index (folders, f),
-                                                                      G_FILE_ATTRIBUTE_STANDARD_NAME ","
-                                                                      G_FILE_ATTRIBUTE_STANDARD_TYPE ","
-                                                                      G_FILE_ATTRIBUTE_STANDARD_SIZE,
-                                                                      G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS,
-                                                                      G_PRIORITY_DEFAULT),
-                                      &local_error);
+      listing = gasync_file_enumerate_children (folder, ATTRIBUTES,
+                                                G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS,
+                                                G_PRIORITY_DEFAULT);
+      children = gasync_await_object (listing, &local_error);
       if (children == NULL)
         {
           if (f == 0 || g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
@@ -430,11 +436,24 @@ flush_tick_cb (GtkWidget     *widget,
   return G_SOURCE_CONTINUE;
 }
 
+/* The CPU time the calling thread has used. A late frame with little CPU
+ * time behind it means the thread was not busy but waiting for a processor
+ * that other processes held. */
+static gint64
+thread_cpu_time_us (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec * G_USEC_PER_SEC + ts.tv_nsec / 1000;
+}
+
 static void
 after_paint_cb (GdkFrameClock *clock,
                 ScannerWindow *self)
 {
   gint64 now = g_get_monotonic_time ();
+  gint64 cpu = thread_cpu_time_us ();
 
   /* Only frames painted while the scan runs count. */
   if (self->scan_future != NULL && !gasync_future_is_done (self->scan_future))
@@ -444,17 +463,21 @@ after_paint_cb (GdkFrameClock *clock,
           gint64 interval = now - app.last_paint_us;
 
           app.max_interval_us = MAX (app.max_interval_us, interval);
+          app.max_busy_us = MAX (app.max_busy_us, cpu - app.last_paint_cpu_us);
           app.sum_interval_us += interval;
           app.n_intervals++;
           if (interval > 50 * 1000)
             {
               if (app.n_late++ < 8)
-                g_string_append_printf (app.late, " %.0f ms at %.2f s (%u files done);",
+                g_string_append_printf (app.late, " %.0f ms at %.2f s (%u files done, "
+                                        "main thread busy %.0f ms of it);",
                                         interval / 1000.0,
-                                        (now - self->scan->start_us) / 1e6, self->scan->n_done);
+                                        (now - self->scan->start_us) / 1e6, self->scan->n_done,
+                                        (cpu - app.last_paint_cpu_us) / 1000.0);
             }
         }
       app.last_paint_us = now;
+      app.last_paint_cpu_us = cpu;
     }
   else
     {
@@ -551,7 +574,8 @@ scan_done_cb (GasyncFuture *future,
   gtk_label_set_text (GTK_LABEL (self->status), text);
 
   if (self->screenshot != NULL)
-    self->shot_id = gtk_widget_add_tick_callback (GTK_WIDGET (self), screenshot_tick_cb, NULL, NULL);
+    self->shot_id = gtk_widget_add_tick_callback (GTK_WIDGET (self), screenshot_tick_cb,
+                                                  NULL, NULL);
 }
 
 static gboolean
@@ -702,6 +726,7 @@ scanner_window_init (ScannerWindow *self)
   GtkWidget *box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 6);
   GtkWidget *row = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 8);
   GtkWidget *scroller = gtk_scrolled_window_new ();
+  GtkNoSelection *model;
   GtkWidget *view;
 
   self->scope = gasync_scope_new_for_owner (G_OBJECT (self));
@@ -722,7 +747,8 @@ scanner_window_init (ScannerWindow *self)
   self->progress = gtk_progress_bar_new ();
   gtk_progress_bar_set_show_text (GTK_PROGRESS_BAR (self->progress), TRUE);
 
-  view = gtk_column_view_new (GTK_SELECTION_MODEL (gtk_no_selection_new (g_object_ref (G_LIST_MODEL (self->results)))));
+  model = gtk_no_selection_new (g_object_ref (G_LIST_MODEL (self->results)));
+  view = gtk_column_view_new (GTK_SELECTION_MODEL (model));
   gtk_column_view_set_show_column_separators (GTK_COLUMN_VIEW (view), TRUE);
   add_column (GTK_COLUMN_VIEW (view), "File", 0, 0);
   add_column (GTK_COLUMN_VIEW (view), "Size", 1, 90);
@@ -852,10 +878,11 @@ main (int    argc,
 
   if (report_frames)
     g_print ("frames while scanning: %u intervals, longest %.1f ms, mean %.1f ms, "
-             "%u longer than 50 ms\n",
+             "%u longer than 50 ms; the main thread was never busy more than %.1f ms "
+             "between two frames\n",
              app.n_intervals, app.max_interval_us / 1000.0,
              app.n_intervals ? app.sum_interval_us / 1000.0 / app.n_intervals : 0.0,
-             app.n_late);
+             app.n_late, app.max_busy_us / 1000.0);
   if (report_frames && app.n_late > 0)
     g_print ("late frames:%s\n", app.late->str);
 

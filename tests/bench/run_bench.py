@@ -104,7 +104,7 @@ GROUPS = {
     # the allocator, as an application that gathers more than once would.
     "B5": [Measurement("B5", "gather of pending futures resolved one by one, per gather",
                        ["gasync", "asyncio", "uvloop"], 100_000, 1_000,
-                       metric="total_ms", unit="ms", warmup=100_000, rounds=7,
+                       metric="total_ms", unit="ms", warmup=100_000,
                        targets=[Target("<= 0.10 x uvloop", 0.10, "uvloop")])],
     "B6": [Measurement("B6", "cross-thread latency, one core, per round trip",
                        ["gasyncqueue", "gasync", "gtask", "asyncio", "uvloop"], 10_000, 500,
@@ -179,7 +179,9 @@ def sane(m, result):
     if not isinstance(value, (int, float)) or not math.isfinite(value):
         return False
     if m.metric == "p99_ms":
-        return value >= 0 and result.get("firings", 0) >= 1
+        # gasync's timer must fire; a peer's may starve for the whole window
+        # (then its lateness is the time it waited, see bench_peers.py).
+        return value >= 0 and (result.get("firings", 0) >= 1 or result["impl"] != "gasync")
     if m.metric == "bytes_per_op":
         return value >= 0 and result["ns_per_op"] > 0
     return value > 0
