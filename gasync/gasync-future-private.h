@@ -106,14 +106,6 @@ gboolean gasync_future_settle           (GasyncFuture       *self,
                                          GValue             *value_to_steal,
                                          GError             *error);
 
-/* Adds an internal done callback that also hears about progress (see
- * GasyncDoneCallback.watch_progress); @destroy releases @data once the node
- * ran or the future was disposed. */
-void     gasync_future_add_watch        (GasyncFuture         *self,
-                                         GasyncFutureCallback  func,
-                                         gpointer              data,
-                                         GDestroyNotify        destroy);
-
 /* Resolves with the contents of @value_to_steal (may be NULL or unset for
  * no value) unless the future is settled or its cancellation has been
  * requested; on refusal @value_to_steal is left untouched.  No value-type

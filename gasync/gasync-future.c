@@ -2188,21 +2188,6 @@ run_progress_watches (GasyncFuture *self)
     watches[i]->func (self, watches[i]->data);
 }
 
-void
-gasync_future_add_watch (GasyncFuture         *self,
-                         GasyncFutureCallback  func,
-                         gpointer              data,
-                         GDestroyNotify        destroy)
-{
-  GasyncDoneCallbackFull *full = g_new0 (GasyncDoneCallbackFull, 1);
-
-  full->node.func = func;
-  full->node.data = data;
-  full->node.watch_progress = TRUE;
-  full->destroy = destroy;
-  gasync_future_add_done_node (self, &full->node);
-}
-
 /*
  * Delivers what was queued for the future, in a dispatch of the default lane
  * of its context, and drops the queue's reference.
