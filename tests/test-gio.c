@@ -14,7 +14,13 @@
  * real subprocesses, a private D-Bus daemon, the system resolver. */
 
 #ifndef WATCHDOG_SECONDS
-# define WATCHDOG_SECONDS 30
+# if defined(GASYNC_TEST_HAVE_VALGRIND_H) && GASYNC_TEST_HAVE_VALGRIND_H
+#  include <valgrind/valgrind.h>
+/* Memcheck is slower still: ten times as long under it. */
+#  define WATCHDOG_SECONDS (RUNNING_ON_VALGRIND ? 300 : 30)
+# else
+#  define WATCHDOG_SECONDS 30
+# endif
 #endif
 
 static gboolean

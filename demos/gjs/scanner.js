@@ -92,7 +92,7 @@ function scanWindow(root, screenshot) {
     box.append(bar);
     box.append(new Gtk.ScrolledWindow({vexpand: true, css_classes: ['frame'],
         child: new Gtk.ListView({model: new Gtk.NoSelection({model: rows}), factory})}));
-    const window = new Gtk.Window({title: `gasync scanner (GJS) — ${root.get_path()}`,
+    const window = new Gtk.Window({title: `gasync scanner (GJS) — ${root.get_parse_name()}`,
         default_width: 900, default_height: 600, child: box});
     window.set_titlebar(header);
 

@@ -47,7 +47,7 @@ async def list_files(root):
 
 class ScannerWindow(Gtk.Window):
     def __init__(self, root, screenshot):
-        super().__init__(title=f'gasync scanner (Python) — {root.get_path()}',
+        super().__init__(title=f'gasync scanner (Python) — {root.get_parse_name()}',
                          default_width=900, default_height=600)
         self.root, self.screenshot = root, screenshot
         self.pending, self.done, self.total, self.finished = [], 0, 0, False
@@ -137,7 +137,9 @@ class ScannerWindow(Gtk.Window):
             self.status.set_label(error.message)
         self.finished = True
         if self.screenshot:
-            self.scope.spawn(self.save_screenshot(), name='screenshot')
+            # Not in the scope: a failed scan has failed the scope, which
+            # cancels whatever is added to it from then on.
+            Gasync.spawn(self.save_screenshot(), name='screenshot')
 
     async def save_screenshot(self):
         # PyGObject 3.42 cannot carry the GSK render node that an in-process
