@@ -604,7 +604,12 @@ step_run (GasyncCoroutine *self)
           awaited = gasync_future_new_cancelled ();
         }
       else if (gasync_future_peek_state (self->awaiting) != GASYNC_FUTURE_STATE_PENDING)
-        awaited = g_steal_pointer (&self->awaiting);
+        {
+          /* As in await_internal(): the node may still be linked when a
+           * stale resumption found the future settled before delivery. */
+          remove_wake (self, self->awaiting);
+          awaited = g_steal_pointer (&self->awaiting);
+        }
       else
         return; /* a stale wake */
     }
@@ -725,7 +730,14 @@ await_internal (GasyncFuture  *future,
        * wins over the future's outcome, as in asyncio: the body learns it
        * was cancelled rather than going on as if it had not been. */
       if (!take_cancel (self))
-        return future;
+        {
+          /* A resumption queued earlier (by a cancellation that a previous
+           * await already consumed) may have found the future settled
+           * before its delivery ran: the wake-up node can still be in the
+           * future's list, and must be out of it before it is reused. */
+          remove_wake (self, future);
+          return future;
+        }
 
       /* If the node was already taken by a running delivery, wake_cb sees
        * that awaiting changed and does nothing. */
