@@ -909,6 +909,8 @@ gasync_wait (GasyncWaitMode  mode,
   GPtrArray *children;
   va_list args;
 
+  g_return_val_if_fail (mode <= GASYNC_WAIT_ALL_COMPLETED, NULL);
+
   va_start (args, first);
   children = collect_valist (first, args);
   va_end (args);
@@ -933,6 +935,7 @@ gasync_waitv (GasyncWaitMode   mode,
 {
   GPtrArray *children;
 
+  g_return_val_if_fail (mode <= GASYNC_WAIT_ALL_COMPLETED, NULL);
   g_return_val_if_fail (n_futures == 0 || futures != NULL, NULL);
 
   if (!(children = collect_array (futures, n_futures, G_STRFUNC)))

@@ -590,6 +590,10 @@ test_misuse (void)
   g_test_expect_message ("Gasync", G_LOG_LEVEL_CRITICAL, "*assertion*failed*");
   g_assert_null (gasync_combinator_get_children (NULL));
   g_test_assert_expected_messages ();
+
+  g_test_expect_message ("Gasync", G_LOG_LEVEL_CRITICAL, "*assertion*failed*");
+  g_assert_null (gasync_waitv ((GasyncWaitMode) 42, NULL, 0));
+  g_test_assert_expected_messages ();
 }
 
 int
