@@ -81,13 +81,7 @@ function settled(future) {
 
 const tests = [];
 function test(name, fn) {
-    tests.push({name, fn, todo: false});
-}
-
-// A known bug: reported as TAP TODO, so meson counts its failure as
-// expected and its success as unexpected.
-function todo(name, fn) {
-    tests.push({name, fn, todo: true});
+    tests.push({name, fn});
 }
 
 // -- values and errors across the boundary -------------------------------------
@@ -348,8 +342,7 @@ test('cancellation through a chain', async () => {
 async function runTests() {
     let failures = 0;
     print(`1..${tests.length}`);
-    for (const [i, {name, fn, todo: isTodo}] of tests.entries()) {
-        const directive = isTodo ? ' # TODO known bug' : '';
+    for (const [i, {name, fn}] of tests.entries()) {
         let timer = 0;
         const watchdog = new Promise((resolve, reject) => {
             timer = GLib.timeout_add(GLib.PRIORITY_DEFAULT, WATCHDOG_MS, () => {
@@ -361,15 +354,12 @@ async function runTests() {
         try {
             // eslint-disable-next-line no-await-in-loop
             await Promise.race([fn(), watchdog]);
-            print(`ok ${i + 1} - ${name}${directive}`);
-            if (isTodo)
-                failures++;
+            print(`ok ${i + 1} - ${name}`);
         } catch (e) {
             for (const line of `${e}\n${e?.stack ?? ''}`.trim().split('\n'))
                 print(`# ${line}`);
-            print(`not ok ${i + 1} - ${name}${directive}`);
-            if (!isTodo)
-                failures++;
+            print(`not ok ${i + 1} - ${name}`);
+            failures++;
         }
         if (timer)
             GLib.source_remove(timer);
