@@ -748,7 +748,7 @@ cancelled:
   /* Cancels it, or gives back a value it handed over (a channel's item, a
    * semaphore's permit) that the body will never see. */
   gasync_future_abandon (future);
-  g_object_unref (future);
+  gasync_future_release (future);
   g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
                        "The coroutine was cancelled");
   return NULL;
@@ -784,7 +784,7 @@ gasync_await (GasyncFuture  *future,
     return FALSE;
 
   ret = gasync_future_propagate_error (future, error);
-  g_object_unref (future);
+  gasync_future_release (future);
   return ret;
 }
 
@@ -813,7 +813,7 @@ gasync_await_value (GasyncFuture  *future,
     return FALSE;
 
   ret = gasync_future_get_value (future, value, error);
-  g_object_unref (future);
+  gasync_future_release (future);
   return ret;
 }
 
@@ -831,7 +831,7 @@ gasync_await_##name (GasyncFuture  *future,                         \
     return fallback;                                                \
                                                                     \
   ret = getter (future, error);                                     \
-  g_object_unref (future);                                          \
+  gasync_future_release (future);                                   \
   return ret;                                                       \
 }
 
@@ -953,7 +953,7 @@ gasync_await_boxed (GasyncFuture  *future,
     return NULL;
 
   ret = gasync_future_dup_boxed (future, boxed_type, error);
-  g_object_unref (future);
+  gasync_future_release (future);
   return ret;
 }
 

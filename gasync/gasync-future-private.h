@@ -146,6 +146,11 @@ gboolean gasync_future_take_value       (GasyncFuture       *self,
 gpointer gasync_future_steal_pointer    (GasyncFuture       *self,
                                          GError            **error);
 
+/* Drops a reference gasync holds, like g_object_unref(); a plain future
+ * nobody else can observe any more is kept for reuse by
+ * gasync_future_new().  Any thread. */
+void     gasync_future_release         (GasyncFuture       *self);
+
 /* TRUE when the calling code runs on a coroutine stack. */
 gboolean gasync_in_coroutine (void);
 

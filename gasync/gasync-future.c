@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
+#include <string.h>
+
 #include "gasync-future.h"
 #include "gasync-coroutine.h"
 #include "gasync-enum-types.h"
@@ -55,6 +57,11 @@
  * A future that ends `REJECTED` and is finalized without anyone having read
  * its error logs a warning naming the future, like asyncio's "exception was
  * never retrieved".
+ *
+ * A plain future whose last reference gasync itself drops, and that
+ * nothing else can observe any more, is kept for reuse by
+ * [ctor@Future.new] instead of being finalized (see the guarantees page);
+ * `GASYNC_DEBUG=no-recycle` turns that off for memory checkers.
  */
 
 enum {
@@ -205,10 +212,11 @@ gasync_future_dispose (GObject *object)
   ((GObjectClass *) gasync_future_parent_class)->dispose (object);
 }
 
+/* Drops what a settled or abandoned future holds: what finalize does, and
+ * what recycling does before a future is used again. */
 static void
-gasync_future_finalize (GObject *object)
+release_contents (GasyncFuture *self)
 {
-  GasyncFuture *self = (GasyncFuture *) object;
   GasyncFuturePrivate *priv = PRIV (self);
 
   if (priv->state == GASYNC_FUTURE_STATE_REJECTED && !priv->error_retrieved)
@@ -245,10 +253,131 @@ gasync_future_finalize (GObject *object)
     }
   g_clear_error (&priv->error);
   g_clear_pointer (&priv->name, g_free);
-  g_main_context_unref (gasync_scheduler_get_context (priv->scheduler));
-  g_mutex_clear (&priv->lock);
+  if (priv->scheduler != NULL)
+    g_main_context_unref (gasync_scheduler_get_context (g_steal_pointer (&priv->scheduler)));
+}
+
+static void
+gasync_future_finalize (GObject *object)
+{
+  GasyncFuture *self = (GasyncFuture *) object;
+
+  release_contents (self);
+  g_mutex_clear (&PRIV (self)->lock);
 
   ((GObjectClass *) gasync_future_parent_class)->finalize (object);
+}
+
+/*
+ * Recycling.  On GLib 2.74 a GObject's construction and final unref cost
+ * about 2,800 instructions, most of it in GObject itself (qdata and bit
+ * locks, the notify queue, signal-handler teardown), where a whole await
+ * round trip costs a few hundred.  So a plain future whose last reference
+ * gasync itself drops, and that nothing outside gasync can still observe,
+ * goes to a small per-thread pool instead, and gasync_future_new() takes
+ * it from there.
+ *
+ * "Nothing can observe it" is checked, not assumed: the future has no
+ * qdata at all (so no weak references, GWeakRefs, toggle references,
+ * bindings, closures watching it, language wrappers or user data), no
+ * cancellable and no callbacks left; its signal handlers are destroyed as
+ * GObject would.  A subclass is never recycled.  GASYNC_DEBUG=no-recycle
+ * turns this off, so that memory checkers see every future's end.
+ */
+#define POOL_SIZE 128
+
+typedef struct
+{
+  guint         len;
+  GasyncFuture *items[POOL_SIZE];
+} FuturePool;
+
+static void
+future_pool_free (gpointer data)
+{
+  FuturePool *pool = data;
+
+  while (pool->len > 0)
+    g_object_unref (pool->items[--pool->len]);
+  g_free (pool);
+}
+
+static GPrivate future_pool_key = G_PRIVATE_INIT (future_pool_free);
+static __thread FuturePool *future_pool;
+static int recycle_enabled = -1;
+
+static gboolean
+read_recycle_enabled (void)
+{
+  static const GDebugKey keys[] = {
+    { "no-recycle", 1 },
+  };
+  const char *env = g_getenv ("GASYNC_DEBUG");
+  gboolean enabled = env == NULL ||
+                     !(g_parse_debug_string (env, keys, G_N_ELEMENTS (keys)) & 1);
+
+  g_atomic_int_set (&recycle_enabled, enabled);
+  return enabled;
+}
+
+static inline gboolean
+recycling (void)
+{
+  int enabled = g_atomic_int_get (&recycle_enabled);
+
+  if G_UNLIKELY (enabled < 0)
+    return read_recycle_enabled ();
+  return enabled;
+}
+
+/*
+ * Drops a reference gasync holds on @self, recycling the future when this
+ * is the last one and nobody can tell.  Any thread: the pool is the calling
+ * thread's.
+ */
+void
+gasync_future_release (GasyncFuture *self)
+{
+  GObject *object = (GObject *) self;
+  GasyncFuturePrivate *priv = PRIV (self);
+  FuturePool *pool = future_pool;
+
+  if (G_OBJECT_TYPE (self) != GASYNC_TYPE_FUTURE ||
+      g_atomic_int_get (&object->ref_count) != 1 ||
+      g_atomic_pointer_get (&object->qdata) != NULL ||
+      priv->cancellable != NULL ||
+      priv->callbacks != NULL ||
+      g_atomic_int_get (&priv->deliver) != 0 ||
+      (pool != NULL && pool->len == POOL_SIZE) ||
+      !recycling ())
+    {
+      g_object_unref (self);
+      return;
+    }
+
+  if G_UNLIKELY (pool == NULL)
+    {
+      pool = future_pool = g_new (FuturePool, 1);
+      pool->len = 0;
+      g_private_set (&future_pool_key, pool);
+    }
+
+  g_signal_handlers_destroy (self);
+  release_contents (self);
+
+  priv->state = GASYNC_FUTURE_STATE_PENDING;
+  priv->cancel_requested = FALSE;
+  priv->error_retrieved = FALSE;
+  priv->done_delivered = FALSE;
+  priv->last_callback_id = 0;
+  memset (&priv->value, 0, sizeof priv->value);
+  priv->pointer_destroy = NULL;
+  priv->callbacks_tail = NULL;
+  priv->cancellable_handler = 0;
+  priv->progress = -1.0;
+  priv->value_type = G_TYPE_INVALID;
+
+  pool->items[pool->len++] = self;
 }
 
 static void
@@ -452,6 +581,17 @@ gasync_future_init (GasyncFuture *self)
 static inline GasyncFuture *
 future_new (void)
 {
+  FuturePool *pool = future_pool;
+
+  if (pool != NULL && pool->len > 0)
+    {
+      GasyncFuture *self = pool->items[--pool->len];
+
+      PRIV (self)->scheduler =
+        gasync_scheduler_get_for_context (g_main_context_ref_thread_default ());
+      return self;
+    }
+
   return (GasyncFuture *) g_object_new_with_properties (GASYNC_TYPE_FUTURE, 0, NULL, NULL);
 }
 
@@ -2261,7 +2401,7 @@ gasync_future_run_delivery (GasyncRunnable *runnable)
         run_callbacks (self, FALSE);
     }
 
-  g_object_unref (self);
+  gasync_future_release (self);
 }
 
 typedef struct

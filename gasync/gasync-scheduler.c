@@ -186,7 +186,7 @@ flush_deferred (GasyncScheduler *self)
       guint bits = GPOINTER_TO_UINT (g_ptr_array_index (self->deferred, i + 1));
 
       gasync_scheduler_push (self, future, bits);
-      g_object_unref (future);
+      gasync_future_release (future);
     }
   g_ptr_array_set_size (self->deferred, 0);
 }

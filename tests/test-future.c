@@ -2490,6 +2490,174 @@ test_misuse_arguments (Fixture       *fixture,
   g_assert_finalize_object (future);
 }
 
+/* A future whose last reference gasync drops (here its delivery's) goes to
+ * the thread's pool when nothing can observe it, and comes back from
+ * gasync_future_new() as new: nothing of its earlier life shows. */
+static void
+test_recycle_reset (Fixture       *fixture,
+                    gconstpointer  data)
+{
+  GasyncFuture *future = gasync_future_new ();
+  GasyncFuture *again;
+  GMainContext *other = g_main_context_new ();
+  g_autoptr(GError) error = NULL;
+  GValue value = G_VALUE_INIT;
+
+  gasync_future_set_name (future, "first life");
+  gasync_future_set_progress (future, 0.5);
+  gasync_future_set_value_type (future, G_TYPE_STRING);
+  gasync_future_resolve_string (future, "gone");
+  g_object_unref (future);
+  drain (fixture->context);
+
+  /* A pool is last in, first out. */
+  again = gasync_future_new ();
+  g_assert_true (again == future);
+  g_assert_cmpint (gasync_future_get_state (again), ==, GASYNC_FUTURE_STATE_PENDING);
+  g_assert_false (gasync_future_is_done (again));
+  g_assert_false (gasync_future_is_cancel_requested (again));
+  g_assert_null (gasync_future_get_name (again));
+  g_assert_cmpfloat (gasync_future_get_progress (again), ==, -1.0);
+  g_assert_true (gasync_future_get_value_type (again) == G_TYPE_INVALID);
+  g_assert_true (gasync_future_get_context (again) == fixture->context);
+  g_assert_false (gasync_future_get_value (again, &value, &error));
+  g_assert_error (error, GASYNC_ERROR, GASYNC_ERROR_INVALID_STATE);
+
+  /* It takes the thread-default context of its new life. */
+  gasync_future_resolve_int (again, 7);
+  g_object_unref (again);
+  drain (fixture->context);
+  g_main_context_push_thread_default (other);
+  again = gasync_future_new ();
+  g_assert_true (again == future);
+  g_assert_true (gasync_future_get_context (again) == other);
+  g_main_context_pop_thread_default (other);
+  g_object_unref (again);
+  g_main_context_unref (other);
+}
+
+static void
+recycle_cancelled_cb (GasyncFuture *future,
+                      gpointer      data)
+{
+  (*(guint *) data)++;
+}
+
+static void
+recycle_notify_cb (GObject    *object,
+                   GParamSpec *pspec,
+                   gpointer    data)
+{
+  (*(guint *) data)++;
+}
+
+static void
+recycle_destroy_cb (gpointer  data,
+                    GClosure *closure)
+{
+  (*(guint *) data)++;
+}
+
+/* Signal handlers go with the life they were connected in, blocked ones
+ * too, as they do when GObject finalizes. */
+static void
+test_recycle_handlers (Fixture       *fixture,
+                       gconstpointer  data)
+{
+  GasyncFuture *future = gasync_future_new ();
+  GasyncFuture *again;
+  guint calls = 0, destroyed = 0;
+  gulong id;
+
+  g_signal_connect_data (future, "cancelled", G_CALLBACK (recycle_cancelled_cb), &calls,
+                         recycle_destroy_cb, 0);
+  id = g_signal_connect_data (future, "notify", G_CALLBACK (recycle_notify_cb), &calls,
+                              recycle_destroy_cb, 0);
+  g_signal_handler_block (future, id);
+  g_signal_handlers_disconnect_by_data (future, &calls);
+  g_assert_cmpuint (calls, ==, 2);  /* the destroy notifies */
+  calls = 0;
+
+  id = g_signal_connect_data (future, "cancelled", G_CALLBACK (recycle_cancelled_cb), &calls,
+                              recycle_destroy_cb, 0);
+  g_signal_connect_data (future, "notify", G_CALLBACK (recycle_notify_cb), &destroyed,
+                         recycle_destroy_cb, 0);
+  g_signal_handler_block (future, id);
+  gasync_future_resolve_void (future);
+  g_object_unref (future);
+  drain (fixture->context);
+  /* Delivery notified `state` and `done` once each (2), then recycling
+   * destroyed both handlers (1 + 1). */
+  g_assert_cmpuint (destroyed, ==, 3);
+  g_assert_cmpuint (calls, ==, 1);
+
+  again = gasync_future_new ();
+  g_assert_true (again == future);
+  g_assert_true (gasync_future_cancel (again));
+  drain (fixture->context);
+  g_assert_cmpuint (calls, ==, 1);
+  g_assert_cmpuint (destroyed, ==, 3);
+  g_object_unref (again);
+}
+
+static void
+weak_notify_cb (gpointer  data,
+                GObject  *where_the_object_was)
+{
+  (*(guint *) data)++;
+}
+
+/* What can still observe a future keeps it out of the pool: it is
+ * finalized as any GObject. */
+static void
+test_recycle_observed (Fixture       *fixture,
+                       gconstpointer  data)
+{
+  GasyncFuture *future = gasync_future_new ();
+  GasyncFuture *other;
+  guint finalized = 0;
+  GWeakRef weak;
+
+  g_object_weak_ref (G_OBJECT (future), weak_notify_cb, &finalized);
+  gasync_future_resolve_void (future);
+  g_object_unref (future);
+  drain (fixture->context);
+  g_assert_cmpuint (finalized, ==, 1);
+
+  other = gasync_future_new ();
+  g_weak_ref_init (&weak, other);
+  gasync_future_resolve_void (other);
+  g_object_unref (other);
+  drain (fixture->context);
+  g_assert_null (g_weak_ref_get (&weak));
+  g_weak_ref_clear (&weak);
+
+  other = gasync_future_new ();
+  g_object_set_data (G_OBJECT (other), "user-data", &finalized);
+  g_object_weak_ref (G_OBJECT (other), weak_notify_cb, &finalized);
+  gasync_future_resolve_void (other);
+  g_object_unref (other);
+  drain (fixture->context);
+  g_assert_cmpuint (finalized, ==, 2);
+}
+
+/* A rejection nobody read is reported when the future's life ends, in
+ * the pool as in finalize. */
+static void
+test_recycle_never_retrieved (Fixture       *fixture,
+                              gconstpointer  data)
+{
+  GasyncFuture *future = gasync_future_new ();
+
+  gasync_future_set_name (future, "recycled");
+  gasync_future_reject_literal (future, G_IO_ERROR, G_IO_ERROR_FAILED, "lost");
+  g_object_unref (future);
+  g_test_expect_message (LIBRARY_DOMAIN, G_LOG_LEVEL_WARNING,
+                         "*“recycled”*never retrieved: lost*");
+  drain (fixture->context);
+  g_test_assert_expected_messages ();
+}
+
 int
 main (int    argc,
       char **argv)
@@ -2543,6 +2711,10 @@ main (int    argc,
   ADD ("diagnostics/retrieved", test_retrieved_no_warning);
   ADD ("threads/settle-cancel", test_threads_settle_cancel);
   ADD ("scheduler/budget", test_scheduler_budget);
+  ADD ("recycle/reset", test_recycle_reset);
+  ADD ("recycle/handlers", test_recycle_handlers);
+  ADD ("recycle/observed", test_recycle_observed);
+  ADD ("recycle/never-retrieved", test_recycle_never_retrieved);
   ADD ("misuse/null", test_misuse_null);
   ADD ("misuse/wrong-instance", test_misuse_wrong_instance);
   ADD ("misuse/arguments", test_misuse_arguments);
