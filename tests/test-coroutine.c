@@ -422,7 +422,6 @@ test_yield_fairness (Fixture       *fixture,
   GPtrArray *yielders = g_ptr_array_new_with_free_func (g_object_unref);
   guint64 yields = 0;
   guint ticks = 0;
-  gint64 end;
   GSource *paint;
 
   stop_yielding = FALSE;
@@ -435,19 +434,15 @@ test_yield_fairness (Fixture       *fixture,
   g_source_set_callback (paint, paint_tick, &ticks, NULL);
   g_source_attach (paint, fixture->context);
 
-  /* ThreadSanitizer and Memcheck take longer than the whole window to
-   * start the thousand fibers: let them get going first. */
-  if (GASYNC_TSAN || RUNNING_ON_VALGRIND)
-    ITERATE_UNTIL (fixture->context, yields > 1000);
+  /* Both must make progress: were the paint source starved, the ticks
+   * would stop and the watchdog fail the test; no clock is read, so a
+   * loaded machine or Valgrind only makes it slower.  (B7 measures how
+   * late the ticks are.) */
+  ITERATE_UNTIL (fixture->context, ticks >= 20 && yields > 20000);
 
-  end = g_get_monotonic_time () + 300 * 1000;
-  while (g_get_monotonic_time () < end)
-    g_main_context_iteration (fixture->context, TRUE);
-
-  g_test_message ("%" G_GUINT64_FORMAT " yields, %u ticks in 300 ms", yields, ticks);
-  g_assert_cmpuint (yields, >, 1000);
-  /* Ideal is 60; allow slow machines and valgrind a wide margin. */
-  g_assert_cmpuint (ticks, >=, 10);
+  g_test_message ("%" G_GUINT64_FORMAT " yields, %u ticks", yields, ticks);
+  g_assert_cmpuint (yields, >, 20000);
+  g_assert_cmpuint (ticks, >=, 20);
 
   g_source_destroy (paint);
   g_source_unref (paint);
