@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
+#include <string.h>
+
 #include "gasync-coroutine.h"
 #include "gasync-await.h"
 #include "gasync-error.h"
@@ -181,6 +183,33 @@ gasync_coroutine_finalize (GObject *object)
   ((GObjectClass *) gasync_coroutine_parent_class)->finalize (object);
 }
 
+gboolean
+gasync_coroutine_reset (GasyncCoroutine *self)
+{
+  if (!self->finished || self->stack != NULL || self->awaiting != NULL ||
+      g_atomic_int_get (&self->resume_queued))
+    return FALSE;
+
+  /* finish() released the data already. */
+  g_assert (self->destroy == NULL);
+
+  self->lane = NULL;
+  self->body = NULL;
+  self->data = NULL;
+  self->spawn_time = 0;
+  self->cancel_pending = FALSE;
+  memset (&self->fiber, 0, sizeof self->fiber);
+  memset (&self->wake, 0, sizeof self->wake);
+  self->live_prev = self->live_next = NULL;
+  self->stack_size = 0;
+  self->stepped = FALSE;
+  self->started = FALSE;
+  self->finished = FALSE;
+  self->yielded = FALSE;
+  self->cancel_delivered = FALSE;
+  return TRUE;
+}
+
 static void
 gasync_coroutine_class_init (GasyncCoroutineClass *klass)
 {
@@ -258,7 +287,9 @@ coroutine_new (GMainContext *context,
   GasyncCoroutine *self;
   GasyncScheduler *scheduler;
 
-  self = (GasyncCoroutine *) g_object_new_with_properties (GASYNC_TYPE_COROUTINE, 0, NULL, NULL);
+  self = gasync_future_pool_take_coroutine ();
+  if (self == NULL)
+    self = (GasyncCoroutine *) g_object_new_with_properties (GASYNC_TYPE_COROUTINE, 0, NULL, NULL);
   if (context != NULL)
     gasync_future_set_context (GASYNC_FUTURE (self), context);
 
@@ -422,7 +453,7 @@ finish (GasyncCoroutine *self)
       destroy (g_steal_pointer (&self->data));
     }
 
-  g_object_unref (self);
+  gasync_future_release ((GasyncFuture *) self);
 }
 
 static void
@@ -686,7 +717,7 @@ resume_run (GasyncRunnable *runnable)
   /* Anything else is a stale wake or a cancellation the running body will
    * see at its next await. */
 
-  g_object_unref (self);
+  gasync_future_release ((GasyncFuture *) self);
 }
 
 /*

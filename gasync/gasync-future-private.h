@@ -150,6 +150,11 @@ gpointer gasync_future_steal_pointer    (GasyncFuture       *self,
  * nobody else can observe any more is kept for reuse by
  * gasync_future_new().  Any thread. */
 void     gasync_future_release         (GasyncFuture       *self);
+/* A recycled coroutine owned by the thread-default context, or NULL. */
+GasyncCoroutine *gasync_future_pool_take_coroutine (void);
+/* For gasync_future_release(): readies a coroutine whose last reference
+ * goes for reuse; FALSE if it cannot be (it has not finished). */
+gboolean gasync_coroutine_reset         (GasyncCoroutine    *self);
 
 /* TRUE when the calling code runs on a coroutine stack. */
 gboolean gasync_in_coroutine (void);

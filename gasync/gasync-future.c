@@ -281,15 +281,18 @@ gasync_future_finalize (GObject *object)
  * qdata at all (so no weak references, GWeakRefs, toggle references,
  * bindings, closures watching it, language wrappers or user data), no
  * cancellable and no callbacks left; its signal handlers are destroyed as
- * GObject would.  A subclass is never recycled.  GASYNC_DEBUG=no-recycle
+ * GObject would.  Coroutines are recycled too, once finished; no other
+ * subclass is.  GASYNC_DEBUG=no-recycle
  * turns this off, so that memory checkers see every future's end.
  */
 #define POOL_SIZE 128
 
 typedef struct
 {
-  guint         len;
-  GasyncFuture *items[POOL_SIZE];
+  guint            n_futures;
+  guint            n_coroutines;
+  GasyncFuture    *futures[POOL_SIZE];
+  GasyncCoroutine *coroutines[POOL_SIZE];
 } FuturePool;
 
 static void
@@ -297,8 +300,10 @@ future_pool_free (gpointer data)
 {
   FuturePool *pool = data;
 
-  while (pool->len > 0)
-    g_object_unref (pool->items[--pool->len]);
+  while (pool->n_futures > 0)
+    g_object_unref (pool->futures[--pool->n_futures]);
+  while (pool->n_coroutines > 0)
+    g_object_unref (pool->coroutines[--pool->n_coroutines]);
   g_free (pool);
 }
 
@@ -341,15 +346,19 @@ gasync_future_release (GasyncFuture *self)
   GObject *object = (GObject *) self;
   GasyncFuturePrivate *priv = PRIV (self);
   FuturePool *pool = future_pool;
+  GType type = G_OBJECT_TYPE (self);
+  gboolean coroutine = type == GASYNC_TYPE_COROUTINE;
 
-  if (G_OBJECT_TYPE (self) != GASYNC_TYPE_FUTURE ||
+  if ((type != GASYNC_TYPE_FUTURE && !coroutine) ||
       g_atomic_int_get (&object->ref_count) != 1 ||
       g_atomic_pointer_get (&object->qdata) != NULL ||
       priv->cancellable != NULL ||
       priv->callbacks != NULL ||
       g_atomic_int_get (&priv->deliver) != 0 ||
-      (pool != NULL && pool->len == POOL_SIZE) ||
-      !recycling ())
+      (pool != NULL &&
+       (coroutine ? pool->n_coroutines : pool->n_futures) == POOL_SIZE) ||
+      !recycling () ||
+      (coroutine && !gasync_coroutine_reset ((GasyncCoroutine *) self)))
     {
       g_object_unref (self);
       return;
@@ -357,8 +366,7 @@ gasync_future_release (GasyncFuture *self)
 
   if G_UNLIKELY (pool == NULL)
     {
-      pool = future_pool = g_new (FuturePool, 1);
-      pool->len = 0;
+      pool = future_pool = g_new0 (FuturePool, 1);
       g_private_set (&future_pool_key, pool);
     }
 
@@ -377,7 +385,27 @@ gasync_future_release (GasyncFuture *self)
   priv->progress = -1.0;
   priv->value_type = G_TYPE_INVALID;
 
-  pool->items[pool->len++] = self;
+  if (coroutine)
+    pool->coroutines[pool->n_coroutines++] = (GasyncCoroutine *) self;
+  else
+    pool->futures[pool->n_futures++] = self;
+}
+
+/* A recycled coroutine for gasync's coroutine constructor, owned by the
+ * thread-default context; NULL if the pool has none. */
+GasyncCoroutine *
+gasync_future_pool_take_coroutine (void)
+{
+  FuturePool *pool = future_pool;
+  GasyncCoroutine *self;
+
+  if (pool == NULL || pool->n_coroutines == 0)
+    return NULL;
+
+  self = pool->coroutines[--pool->n_coroutines];
+  PRIV ((GasyncFuture *) self)->scheduler =
+    gasync_scheduler_get_for_context (g_main_context_ref_thread_default ());
+  return self;
 }
 
 static void
@@ -583,9 +611,9 @@ future_new (void)
 {
   FuturePool *pool = future_pool;
 
-  if (pool != NULL && pool->len > 0)
+  if (pool != NULL && pool->n_futures > 0)
     {
-      GasyncFuture *self = pool->items[--pool->len];
+      GasyncFuture *self = pool->futures[--pool->n_futures];
 
       PRIV (self)->scheduler =
         gasync_scheduler_get_for_context (g_main_context_ref_thread_default ());

@@ -1007,6 +1007,100 @@ test_stack_overflow (gconstpointer data)
   g_test_trap_assert_stderr ("*stack overflow in coroutine 'runaway-recursion'*");
 }
 
+static gboolean
+recycled_body (gpointer   user_data,
+               GValue    *result,
+               GError   **error)
+{
+  guint *runs = user_data;
+
+  g_assert_false (gasync_future_is_done (GASYNC_FUTURE (gasync_coroutine_get_current ())));
+  (*runs)++;
+  if (!gasync_yield (error))
+    return FALSE;
+  g_value_init (result, G_TYPE_INT);
+  g_value_set_int (result, (int) *runs);
+  return TRUE;
+}
+
+static void
+count_destroy (gpointer data)
+{
+  (*(guint *) data) += 100;
+}
+
+static gboolean
+await_spawned_body (gpointer   user_data,
+                    GValue    *result,
+                    GError   **error)
+{
+  guint *runs = user_data;
+  GasyncCoroutine *first, *second;
+  int value;
+
+  /* Awaiting a spawned coroutine drops its last reference in the await:
+   * the next spawn takes the same object, started afresh. */
+  first = gasync_coroutine_spawn ("inner-1", recycled_body, runs, NULL);
+  value = gasync_await_int (GASYNC_FUTURE (first), error);
+  if (value == 0)
+    return FALSE;
+  second = gasync_coroutine_spawn ("inner-2", recycled_body, runs, NULL);
+  g_assert_true (second == first);
+  g_assert_cmpstr (gasync_future_get_name (GASYNC_FUTURE (second)), ==, "inner-2");
+  g_assert_cmpint (gasync_future_get_state (GASYNC_FUTURE (second)), ==,
+                   GASYNC_FUTURE_STATE_PENDING);
+  value = gasync_await_int (GASYNC_FUTURE (second), error);
+  if (value == 0)
+    return FALSE;
+
+  g_value_init (result, G_TYPE_INT);
+  g_value_set_int (result, value);
+  return TRUE;
+}
+
+/* A finished coroutine whose last reference gasync drops is reused by the
+ * next spawn, with nothing of its earlier run left: name, state, data,
+ * stack, place among the live coroutines. */
+static void
+test_recycle (Fixture       *fixture,
+              gconstpointer  data)
+{
+  GasyncCoroutine *co, *again;
+  guint runs = 0;
+
+  /* Fire and forget: the coroutine's own reference is the last. */
+  co = gasync_coroutine_spawn ("first", recycled_body, &runs, count_destroy);
+  g_object_unref (co);
+  drain (fixture->context);
+  g_assert_cmpuint (runs, ==, 101);  /* ran once; its data released once */
+
+  again = gasync_coroutine_spawn ("second", recycled_body, &runs, NULL);
+  g_assert_true (again == co);
+  g_assert_cmpstr (gasync_future_get_name (GASYNC_FUTURE (again)), ==, "second");
+  g_assert_cmpint (gasync_future_get_state (GASYNC_FUTURE (again)), ==,
+                   GASYNC_FUTURE_STATE_PENDING);
+  {
+    g_autoptr(GPtrArray) live = gasync_coroutine_list ();
+    g_assert_cmpuint (live->len, ==, 1);
+    g_assert_true (g_ptr_array_index (live, 0) == again);
+  }
+  run_until_done (fixture->context, GASYNC_FUTURE (again));
+  g_assert_cmpint (gasync_future_get_int (GASYNC_FUTURE (again), NULL), ==, 102);
+  g_assert_cmpuint (runs, ==, 102);
+  g_object_unref (again);
+  drain (fixture->context);
+
+  co = gasync_coroutine_spawn ("outer", await_spawned_body, &runs, NULL);
+  run_until_done (fixture->context, GASYNC_FUTURE (co));
+  g_assert_cmpint (gasync_future_get_int (GASYNC_FUTURE (co), NULL), ==, 104);
+  drain (fixture->context);
+  g_assert_finalize_object (co);
+  {
+    g_autoptr(GPtrArray) live = gasync_coroutine_list ();
+    g_assert_cmpuint (live->len, ==, 0);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1016,6 +1110,7 @@ main (int argc, char **argv)
   g_test_add (path, Fixture, data, fixture_setup, func, fixture_teardown)
 
   ADD ("/Gasync/Coroutine/await-basic", test_await_basic, NULL);
+  ADD ("/Gasync/Coroutine/recycle", test_recycle, NULL);
   ADD ("/Gasync/Coroutine/outcomes", test_outcomes, NULL);
   ADD ("/Gasync/Coroutine/await-outside", test_await_outside, NULL);
   ADD ("/Gasync/Coroutine/wait-inside", test_wait_inside, NULL);
