@@ -909,11 +909,17 @@ gasync_wait (GasyncWaitMode  mode,
   GPtrArray *children;
   va_list args;
 
-  g_return_val_if_fail (mode <= GASYNC_WAIT_ALL_COMPLETED, NULL);
-
+  /* The futures are ours whatever happens: collected first, so that a
+   * refused call releases them instead of leaking them. */
   va_start (args, first);
   children = collect_valist (first, args);
   va_end (args);
+
+  if (mode > GASYNC_WAIT_ALL_COMPLETED)
+    {
+      g_ptr_array_unref (children);
+      g_return_val_if_fail (mode <= GASYNC_WAIT_ALL_COMPLETED, NULL);
+    }
 
   return combine (KIND_WAIT, mode, children);
 }

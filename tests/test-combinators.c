@@ -594,6 +594,17 @@ test_misuse (void)
   g_test_expect_message ("Gasync", G_LOG_LEVEL_CRITICAL, "*assertion*failed*");
   g_assert_null (gasync_waitv ((GasyncWaitMode) 42, NULL, 0));
   g_test_assert_expected_messages ();
+
+  /* The variadic form owns its futures even when it refuses the call. */
+  {
+    GasyncFuture *owned = gasync_future_new ();
+
+    g_object_add_weak_pointer (G_OBJECT (owned), (gpointer *) &owned);
+    g_test_expect_message ("Gasync", G_LOG_LEVEL_CRITICAL, "*assertion*failed*");
+    g_assert_null (gasync_wait ((GasyncWaitMode) 42, owned, NULL));
+    g_test_assert_expected_messages ();
+    g_assert_null (owned);
+  }
 }
 
 int
