@@ -201,3 +201,146 @@ bench_print_result (const BenchArgs *args,
   fflush (stdout);
   g_string_free (out, TRUE);
 }
+
+/* --- gobject-floor ----------------------------------------------------- */
+
+/* About the size of GasyncFuturePrivate (which the floor does not include:
+ * it is private to the library): a lock, a GValue, pointers, counters. */
+typedef struct
+{
+  GMutex   lock;
+  GValue   value;
+  gpointer pointers[12];
+  guint    counters[6];
+  double   progress;
+} BenchFloorObjectPrivate;
+
+struct _BenchFloorObject
+{
+  GObject parent_instance;
+};
+
+G_DEFINE_FINAL_TYPE_WITH_PRIVATE (BenchFloorObject, bench_floor_object, G_TYPE_OBJECT)
+
+enum
+{
+  FLOOR_PROP_0,
+  FLOOR_PROP_NAME,
+  FLOOR_PROP_PROGRESS,
+  FLOOR_PROP_DONE,
+  FLOOR_N_PROPS
+};
+
+static GParamSpec *floor_properties[FLOOR_N_PROPS];
+
+static void
+bench_floor_object_get_property (GObject    *object,
+                                 guint       prop_id,
+                                 GValue     *value,
+                                 GParamSpec *pspec)
+{
+  BenchFloorObjectPrivate *priv =
+    bench_floor_object_get_instance_private (BENCH_FLOOR_OBJECT (object));
+
+  switch (prop_id)
+    {
+    case FLOOR_PROP_NAME:
+      g_value_set_string (value, NULL);
+      break;
+    case FLOOR_PROP_PROGRESS:
+      g_value_set_double (value, priv->progress);
+      break;
+    case FLOOR_PROP_DONE:
+      g_value_set_boolean (value, FALSE);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+    }
+}
+
+static void
+bench_floor_object_set_property (GObject      *object,
+                                 guint         prop_id,
+                                 const GValue *value,
+                                 GParamSpec   *pspec)
+{
+  BenchFloorObjectPrivate *priv =
+    bench_floor_object_get_instance_private (BENCH_FLOOR_OBJECT (object));
+
+  switch (prop_id)
+    {
+    case FLOOR_PROP_NAME:
+      break;
+    case FLOOR_PROP_PROGRESS:
+      priv->progress = g_value_get_double (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+    }
+}
+
+static void
+bench_floor_object_class_init (BenchFloorObjectClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->get_property = bench_floor_object_get_property;
+  object_class->set_property = bench_floor_object_set_property;
+
+  /* Flags as GasyncFuture's properties have them. */
+  floor_properties[FLOOR_PROP_NAME] =
+    g_param_spec_string ("name", NULL, NULL, NULL,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  floor_properties[FLOOR_PROP_PROGRESS] =
+    g_param_spec_double ("progress", NULL, NULL, -1.0, 1.0, -1.0,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  floor_properties[FLOOR_PROP_DONE] =
+    g_param_spec_boolean ("done", NULL, NULL, FALSE,
+                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  g_object_class_install_properties (object_class, FLOOR_N_PROPS, floor_properties);
+}
+
+static void
+bench_floor_object_init (BenchFloorObject *self)
+{
+}
+
+BenchCost
+bench_floor_one_at_a_time (gint64 n,
+                           gint64 per_op)
+{
+  BenchClock clock;
+
+  /* The class is made before the clock starts, as gasync's is by the
+   * time a measurement runs. */
+  g_type_ensure (BENCH_TYPE_FLOOR_OBJECT);
+
+  bench_clock_start (&clock);
+  for (gint64 i = 0; i < n * per_op; i++)
+    g_object_unref (g_object_new (BENCH_TYPE_FLOOR_OBJECT, NULL));
+
+  return bench_clock_read (&clock, n);
+}
+
+BenchCost
+bench_floor_all_at_once (gint64 n,
+                         gint64 ops)
+{
+  g_autofree GObject **objects = g_new (GObject *, n);
+  BenchClock clock;
+  BenchCost cost;
+
+  g_type_ensure (BENCH_TYPE_FLOOR_OBJECT);
+
+  bench_clock_start (&clock);
+  for (gint64 i = 0; i < n; i++)
+    objects[i] = g_object_new (BENCH_TYPE_FLOOR_OBJECT, NULL);
+  for (gint64 i = 0; i < n; i++)
+    g_object_unref (objects[i]);
+  cost = bench_clock_read (&clock, ops);
+
+  return cost;
+}

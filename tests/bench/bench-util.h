@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-#include <glib.h>
+#include <glib-object.h>
 
 G_BEGIN_DECLS
 
@@ -19,7 +19,7 @@ G_BEGIN_DECLS
 typedef struct
 {
   char   *bench;        /* "B1", "B2", ...: which measurement */
-  char   *impl;         /* "gasync", "gtask", "gasyncqueue" */
+  char   *impl;         /* "gasync", "gtask", "gasyncqueue", "gobject-floor" */
   char   *variant;      /* "latency" / "throughput" for B6 */
   gint64  n;            /* operations (or coroutines) per repetition */
   gint64  reps;         /* repetitions timed together, for small n */
@@ -83,5 +83,26 @@ void    bench_run_until        (const int   *flag);
 void    bench_print_result     (const BenchArgs *args,
                                 BenchCost        cost,
                                 ...) G_GNUC_NULL_TERMINATED;
+
+/*
+ * The "gobject-floor" implementation: nothing but the construction and
+ * finalization (g_object_new, last g_object_unref) of as many objects per
+ * operation as gasync's implementation of the measurement asks for, to
+ * show how much of a target GObject alone would use up.  BenchFloorObject is
+ * shaped like GasyncFuture in what GObject's own work depends on:
+ * instance-private data of about the same size and installed properties
+ * (without them GObject skips its notify queue), and nothing else.
+ */
+#define BENCH_TYPE_FLOOR_OBJECT (bench_floor_object_get_type ())
+G_DECLARE_FINAL_TYPE (BenchFloorObject, bench_floor_object, BENCH, FLOOR_OBJECT, GObject)
+
+/* Creates and finalizes @per_op objects for each of @n operations, one
+ * object alive at a time; returns the cost per operation. */
+BenchCost bench_floor_one_at_a_time (gint64 n,
+                                     gint64 per_op);
+/* Creates @n objects, all alive at once, then finalizes them in the order
+ * they were created; returns the cost divided by @ops. */
+BenchCost bench_floor_all_at_once   (gint64 n,
+                                     gint64 ops);
 
 G_END_DECLS

@@ -10,6 +10,15 @@ median, minimum and maximum per implementation and gasync's ratio to each
 peer with the issue's target next to it, and appends one JSON object per
 measurement to the results file (bench-results.jsonl in the build dir).
 
+Where every operation must make its GObjects anew (B2's burst of live
+coroutines, B5's futures that the caller creates and drops), a
+"gobject-floor" implementation (in the C programs) constructs and finalizes
+as many objects per operation as gasync's implementation needs, and does
+nothing else: the tables show gasync's ratio to it and, next to each target
+on a ratio to a peer, the floor's own ratio to that peer, the least any
+implementation with GObject futures could reach.  (B1 and B3 have no floor
+row: gasync recycles the futures it drops last, and comes in under it.)
+
 --smoke runs every measurement once at a small n, checks only that the
 results are sane numbers, and writes nothing: the `performance` test suite
 uses it so that the benchmarks never rot.  --group summary reprints the
@@ -32,6 +41,8 @@ from dataclasses import dataclass, field
 
 SKIPPED = 77
 PYTHON_IMPLS = ("asyncio", "uvloop")
+FLOOR = "gobject-floor"
+FLOOR_NOTE = "(GObject new+unref alone)"
 
 
 @dataclass
@@ -92,7 +103,7 @@ GROUPS = {
                        warmup=20_000,
                        targets=[Target("<= 0.40 x gtask", 0.40, "gtask")])],
     "B2": [Measurement("B2", "spawn to completion, per coroutine",
-                       ["gasync", "asyncio", "uvloop"], 100_000, 1_000,
+                       ["gasync", FLOOR, "asyncio", "uvloop"], 100_000, 1_000,
                        warmup=10_000,
                        targets=[Target("<= 0.10 x uvloop", 0.10, "uvloop")])],
     "B3": [Measurement("B3", "ping-pong, per round trip",
@@ -103,7 +114,7 @@ GROUPS = {
     # One gather per round, timed as a whole; an untimed one first warms
     # the allocator, as an application that gathers more than once would.
     "B5": [Measurement("B5", "gather of pending futures resolved one by one, per gather",
-                       ["gasync", "asyncio", "uvloop"], 100_000, 1_000,
+                       ["gasync", FLOOR, "asyncio", "uvloop"], 100_000, 1_000,
                        metric="total_ms", unit="ms", warmup=100_000,
                        targets=[Target("<= 0.10 x uvloop", 0.10, "uvloop")])],
     "B6": [Measurement("B6", "cross-thread latency, one core, per round trip",
@@ -263,7 +274,8 @@ def cpu_ratio(m, gasync, peer):
 def target_rows(m, records):
     """(left, unit, ratio or value, cpu ratio, target, verdict) rows for
     the table; verdicts are on the wall-clock figures, as the issue states
-    its targets."""
+    its targets, and only on gasync's.  The gobject-floor's ratio to each
+    peer a target names comes last, with no verdict."""
     rows = []
     gasync = records.get("gasync")
     if gasync is None:
@@ -282,6 +294,13 @@ def target_rows(m, records):
         rows.append(("gasync / " + impl, "", ratio, cpu_ratio(m, gasync, rec),
                      t.text if t else "",
                      ("met" if ratio <= t.limit else "MISSED") if t else ""))
+    floor = records.get(FLOOR)
+    for t in m.targets:
+        peer = records.get(t.peer) if t.peer else None
+        if floor is None or peer is None or not peer[m.metric]:
+            continue
+        rows.append((f"{FLOOR} / {t.peer}", "", floor[m.metric] / peer[m.metric],
+                     cpu_ratio(m, floor, peer), FLOOR_NOTE, ""))
     return rows
 
 
@@ -294,9 +313,11 @@ def print_measurement(m, records, smoke):
         extra = ""
         if m.metric in CPU_METRICS:
             extra = f"{fmt(rec.get(CPU_METRICS[m.metric])):>12}"
-        if m.metric == "total_ms":
+        if m.metric == "total_ms" and "gather_ms" in rec:
             extra += (f"   ({fmt(rec['ns_per_op'])} ns per future; without creating and"
                       f" finalizing the futures {fmt(rec['gather_ms'])} ms)")
+        elif m.metric == "total_ms":
+            extra += f"   ({fmt(rec['ns_per_op'])} ns per future)"
         elif m.metric == "p99_ms":
             extra = (f"   p50 {fmt(rec['p50_ms'])} ms, {rec['firings']:.0f}/"
                      f"{rec['ideal_firings']:.0f} firings, {fmt(rec['ns_per_op'])} ns/yield")
@@ -394,8 +415,11 @@ def print_summary(opts):
             first = True
             for left, unit, value, cpu, target, verdict in target_rows(m, records):
                 peer = left.split(" / ")[1] if " / " in left else ""
+                # The floor's rows: its ratio to the peer, not gasync's.
+                label = "floor/" + peer if left.startswith(FLOOR) else (
+                    "floor" if peer == FLOOR else peer)
                 row(name if first else "", n if first else "", m.unit if first else "",
-                    fmt(g[m.metric]) if first else "", peer,
+                    fmt(g[m.metric]) if first else "", label,
                     fmt(records[peer][m.metric]) if peer else "",
                     fmt(value) if peer else "", fmt(cpu) if cpu is not None else "",
                     target, verdict)
