@@ -346,11 +346,21 @@ gasync_future_release (GasyncFuture *self)
   GObject *object = (GObject *) self;
   GasyncFuturePrivate *priv = PRIV (self);
   FuturePool *pool = future_pool;
-  GType type = G_OBJECT_TYPE (self);
-  gboolean coroutine = type == GASYNC_TYPE_COROUTINE;
+  GType type;
+  gboolean coroutine;
 
+  /* Most releases are not the last: decide that first, cheaply.  Only the
+   * holder of the last reference can see 1 here, and nobody can take a
+   * new one from it without qdata (a GWeakRef), checked below. */
+  if (g_atomic_int_get (&object->ref_count) != 1)
+    {
+      g_object_unref (self);
+      return;
+    }
+
+  type = G_OBJECT_TYPE (self);
+  coroutine = type == GASYNC_TYPE_COROUTINE;
   if ((type != GASYNC_TYPE_FUTURE && !coroutine) ||
-      g_atomic_int_get (&object->ref_count) != 1 ||
       g_atomic_pointer_get (&object->qdata) != NULL ||
       priv->cancellable != NULL ||
       priv->callbacks != NULL ||
@@ -1143,6 +1153,23 @@ gasync_future_resolve_##name (GasyncFuture *self,                     \
   return resolve_steal (self, &v);                                    \
 }
 
+/* The scalar types hold their value in data[0] and nothing else, as their
+ * GValue tables do: filling the fields directly spares the table lookups of
+ * g_value_init() and the setter, a good part of a round trip's cost. */
+#define DEFINE_RESOLVE_SCALAR(name, ctype, gtype, field)              \
+gboolean                                                              \
+gasync_future_resolve_##name (GasyncFuture *self,                     \
+                              ctype         value)                    \
+{                                                                     \
+  GValue v = G_VALUE_INIT;                                            \
+                                                                      \
+  g_return_val_if_fail (GASYNC_IS_FUTURE (self), FALSE);              \
+                                                                      \
+  v.g_type = gtype;                                                   \
+  v.data[0].field = value;                                            \
+  return resolve_steal (self, &v);                                    \
+}
+
 /**
  * gasync_future_resolve_boolean:
  * @self: a future
@@ -1152,7 +1179,7 @@ gasync_future_resolve_##name (GasyncFuture *self,                     \
  *
  * Returns: `TRUE` if this call settled the future
  */
-DEFINE_RESOLVE (boolean, gboolean, G_TYPE_BOOLEAN, g_value_set_boolean)
+DEFINE_RESOLVE_SCALAR (boolean, gboolean, G_TYPE_BOOLEAN, v_int)
 
 /**
  * gasync_future_resolve_int:
@@ -1163,7 +1190,7 @@ DEFINE_RESOLVE (boolean, gboolean, G_TYPE_BOOLEAN, g_value_set_boolean)
  *
  * Returns: `TRUE` if this call settled the future
  */
-DEFINE_RESOLVE (int, int, G_TYPE_INT, g_value_set_int)
+DEFINE_RESOLVE_SCALAR (int, int, G_TYPE_INT, v_int)
 
 /**
  * gasync_future_resolve_int64:
@@ -1174,7 +1201,7 @@ DEFINE_RESOLVE (int, int, G_TYPE_INT, g_value_set_int)
  *
  * Returns: `TRUE` if this call settled the future
  */
-DEFINE_RESOLVE (int64, gint64, G_TYPE_INT64, g_value_set_int64)
+DEFINE_RESOLVE_SCALAR (int64, gint64, G_TYPE_INT64, v_int64)
 
 /**
  * gasync_future_resolve_uint64:
@@ -1186,7 +1213,7 @@ DEFINE_RESOLVE (int64, gint64, G_TYPE_INT64, g_value_set_int64)
  *
  * Returns: `TRUE` if this call settled the future
  */
-DEFINE_RESOLVE (uint64, guint64, G_TYPE_UINT64, g_value_set_uint64)
+DEFINE_RESOLVE_SCALAR (uint64, guint64, G_TYPE_UINT64, v_uint64)
 
 /**
  * gasync_future_resolve_double:
@@ -1197,7 +1224,7 @@ DEFINE_RESOLVE (uint64, guint64, G_TYPE_UINT64, g_value_set_uint64)
  *
  * Returns: `TRUE` if this call settled the future
  */
-DEFINE_RESOLVE (double, double, G_TYPE_DOUBLE, g_value_set_double)
+DEFINE_RESOLVE_SCALAR (double, double, G_TYPE_DOUBLE, v_double)
 
 /**
  * gasync_future_resolve_string:
@@ -1676,6 +1703,14 @@ fname (GasyncFuture  *self,                                           \
 #define DEFINE_GET(name, ctype, gtype, getter, fallback) \
   DEFINE_GET_FULL (, gasync_future_get_##name, ctype, gtype, getter, fallback)
 
+/* Readers of the scalar types' data[0], for values typed_value() has
+ * checked: these fundamental types have no subtypes, so the check was for
+ * the exact type, and the getters' own checks would repeat it. */
+#define SCALAR_INT(v)    ((v)->data[0].v_int)
+#define SCALAR_INT64(v)  ((v)->data[0].v_int64)
+#define SCALAR_UINT64(v) ((v)->data[0].v_uint64)
+#define SCALAR_DOUBLE(v) ((v)->data[0].v_double)
+
 /**
  * gasync_future_get_boolean:
  * @self: a future
@@ -1687,7 +1722,7 @@ fname (GasyncFuture  *self,                                           \
  *
  * Returns: the value, or `FALSE` with @error set
  */
-DEFINE_GET (boolean, gboolean, G_TYPE_BOOLEAN, g_value_get_boolean, FALSE)
+DEFINE_GET (boolean, gboolean, G_TYPE_BOOLEAN, SCALAR_INT, FALSE)
 
 /**
  * gasync_future_get_int:
@@ -1700,7 +1735,7 @@ DEFINE_GET (boolean, gboolean, G_TYPE_BOOLEAN, g_value_get_boolean, FALSE)
  *
  * Returns: the value, or 0 with @error set
  */
-DEFINE_GET (int, int, G_TYPE_INT, g_value_get_int, 0)
+DEFINE_GET (int, int, G_TYPE_INT, SCALAR_INT, 0)
 
 /**
  * gasync_future_get_int64:
@@ -1713,7 +1748,7 @@ DEFINE_GET (int, int, G_TYPE_INT, g_value_get_int, 0)
  *
  * Returns: the value, or 0 with @error set
  */
-DEFINE_GET (int64, gint64, G_TYPE_INT64, g_value_get_int64, 0)
+DEFINE_GET (int64, gint64, G_TYPE_INT64, SCALAR_INT64, 0)
 
 /**
  * gasync_future_get_uint64:
@@ -1726,7 +1761,7 @@ DEFINE_GET (int64, gint64, G_TYPE_INT64, g_value_get_int64, 0)
  *
  * Returns: the value, or 0 with @error set
  */
-DEFINE_GET (uint64, guint64, G_TYPE_UINT64, g_value_get_uint64, 0)
+DEFINE_GET (uint64, guint64, G_TYPE_UINT64, SCALAR_UINT64, 0)
 
 /**
  * gasync_future_get_double:
@@ -1739,7 +1774,7 @@ DEFINE_GET (uint64, guint64, G_TYPE_UINT64, g_value_get_uint64, 0)
  *
  * Returns: the value, or 0.0 with @error set
  */
-DEFINE_GET (double, double, G_TYPE_DOUBLE, g_value_get_double, 0.0)
+DEFINE_GET (double, double, G_TYPE_DOUBLE, SCALAR_DOUBLE, 0.0)
 
 /**
  * gasync_future_get_pointer: (skip)
