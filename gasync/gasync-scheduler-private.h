@@ -83,6 +83,12 @@ GasyncScheduler *gasync_lane_get_scheduler          (GasyncLane      *lane);
  * the runnable's run function releases. */
 void             gasync_lane_push                   (GasyncLane      *lane,
                                                      GasyncRunnable  *runnable);
+/* Whether the runnable that @lane's dispatch is running on this thread may
+ * run one further step inline rather than queue it, as when a delivery
+ * wakes a coroutine of the same lane: TRUE at most once per runnable, so a
+ * dispatch's budget still bounds what runs before the main loop gets its
+ * turn.  Consumes the allowance. */
+gboolean         gasync_lane_take_inline            (GasyncLane      *lane);
 
 /* The coroutine running on this thread, if any. */
 GasyncFuture    *gasync_scheduler_get_current_coroutine (void);

@@ -94,6 +94,9 @@ static __thread GasyncFuture    *current_coroutine;
 
 /* Its address identifies the thread in GasyncLane.dispatching. */
 static __thread char             thread_token;
+/* The lane whose dispatch may run one step inline for the runnable running
+ * now on this thread (see gasync_lane_take_inline()), or NULL. */
+static __thread GasyncLane      *inline_lane;
 
 static inline gboolean
 lane_dispatching_here (GasyncLane *self)
@@ -258,7 +261,9 @@ gasync_lane_dispatch (GSource     *source,
           round = runnable->next;
           runnable->next = NULL;
           budget--;
+          inline_lane = self;
           runnable->run (runnable);
+          inline_lane = NULL;
         }
     }
 
@@ -566,6 +571,16 @@ gasync_lane_push (GasyncLane     *self,
 
   if (wakeup)
     g_main_context_wakeup (self->scheduler->context);
+}
+
+gboolean
+gasync_lane_take_inline (GasyncLane *lane)
+{
+  if (inline_lane != lane)
+    return FALSE;
+
+  inline_lane = NULL;
+  return TRUE;
 }
 
 /*
