@@ -525,14 +525,8 @@ gasync_channel_send (GasyncChannel *self,
   gboolean closed = FALSE;
   gboolean accepted = FALSE;
 
-  g_return_val_if_fail (GASYNC_IS_CHANNEL (self),
-                        gasync_future_new_for_error (g_error_new_literal (G_IO_ERROR,
-                                                                          G_IO_ERROR_INVALID_ARGUMENT,
-                                                                          "Not a channel")));
-  g_return_val_if_fail (G_IS_VALUE (value),
-                        gasync_future_new_for_error (g_error_new_literal (G_IO_ERROR,
-                                                                          G_IO_ERROR_INVALID_ARGUMENT,
-                                                                          "Not a value")));
+  gasync_return_rejected_if_fail (GASYNC_IS_CHANNEL (self));
+  gasync_return_rejected_if_fail (G_IS_VALUE (value));
 
   item = g_new0 (GValue, 1);
   g_value_init (item, G_VALUE_TYPE (value));
@@ -592,10 +586,7 @@ gasync_channel_receive (GasyncChannel *self)
   GValue *item;
   gboolean closed = FALSE;
 
-  g_return_val_if_fail (GASYNC_IS_CHANNEL (self),
-                        gasync_future_new_for_error (g_error_new_literal (G_IO_ERROR,
-                                                                          G_IO_ERROR_INVALID_ARGUMENT,
-                                                                          "Not a channel")));
+  gasync_return_rejected_if_fail (GASYNC_IS_CHANNEL (self));
 
   waiter = waiter_new (self, FALSE);
 

@@ -715,11 +715,17 @@ collect_valist (GasyncFuture *first,
   return children;
 }
 
+/* The check collect_array() makes of each future, as its critical and the
+ * refusal's error message give it. */
+#define ARRAY_CHECK "GASYNC_IS_FUTURE (futures[i])"
+
 /*
  * Checks and references the futures of an array form in one pass: with
  * 100,000 of them, a pass over their memory costs more in cache misses than
  * the work done in it.  Warns like g_return_val_if_fail() on behalf of
- * @caller and returns NULL if one is not a future.
+ * @caller and returns NULL if one is not a future; @caller then returns
+ * gasync_future_new_for_failed_check() for ARRAY_CHECK, as
+ * gasync_return_rejected_if_fail() would.
  */
 static GPtrArray *
 collect_array (GasyncFuture **futures,
@@ -732,7 +738,7 @@ collect_array (GasyncFuture **futures,
     {
       if G_UNLIKELY (!GASYNC_IS_FUTURE (futures[i]))
         {
-          g_return_if_fail_warning (G_LOG_DOMAIN, caller, "GASYNC_IS_FUTURE (futures[i])");
+          g_return_if_fail_warning (G_LOG_DOMAIN, caller, ARRAY_CHECK);
           g_ptr_array_unref (children);
           return NULL;
         }
@@ -752,33 +758,33 @@ combine (Kind            kind,
   return GASYNC_FUTURE (self);
 }
 
-#define DEFINE_VARIADIC(name, kind)                                   \
-GasyncFuture *                                                        \
-gasync_##name (GasyncFuture *first,                                   \
-               ...)                                                   \
-{                                                                     \
-  GPtrArray *children;                                                \
-  va_list args;                                                       \
-                                                                      \
-  va_start (args, first);                                             \
-  children = collect_valist (first, args);                            \
-  va_end (args);                                                      \
-                                                                      \
-  return combine (kind, GASYNC_WAIT_ALL_COMPLETED, children);         \
+#define DEFINE_VARIADIC(name, kind)                                          \
+GasyncFuture *                                                               \
+gasync_##name (GasyncFuture *first,                                          \
+               ...)                                                          \
+{                                                                            \
+  GPtrArray *children;                                                       \
+  va_list args;                                                              \
+                                                                             \
+  va_start (args, first);                                                    \
+  children = collect_valist (first, args);                                   \
+  va_end (args);                                                             \
+                                                                             \
+  return combine (kind, GASYNC_WAIT_ALL_COMPLETED, children);                \
 }
 
-#define DEFINE_ARRAY(name, kind)                                      \
-GasyncFuture *                                                        \
-gasync_##name##v (GasyncFuture **futures,                             \
-                  guint          n_futures)                           \
-{                                                                     \
-  GPtrArray *children;                                                \
-                                                                      \
-  g_return_val_if_fail (n_futures == 0 || futures != NULL, NULL);     \
-                                                                      \
-  if (!(children = collect_array (futures, n_futures, G_STRFUNC)))    \
-    return NULL;                                                      \
-  return combine (kind, GASYNC_WAIT_ALL_COMPLETED, children);         \
+#define DEFINE_ARRAY(name, kind)                                             \
+GasyncFuture *                                                               \
+gasync_##name##v (GasyncFuture **futures,                                    \
+                  guint          n_futures)                                  \
+{                                                                            \
+  GPtrArray *children;                                                       \
+                                                                             \
+  gasync_return_rejected_if_fail (n_futures == 0 || futures != NULL);        \
+                                                                             \
+  if (!(children = collect_array (futures, n_futures, G_STRFUNC)))           \
+    return gasync_future_new_for_failed_check (G_STRFUNC, ARRAY_CHECK);      \
+  return combine (kind, GASYNC_WAIT_ALL_COMPLETED, children);                \
 }
 
 /**
@@ -918,7 +924,7 @@ gasync_wait (GasyncWaitMode  mode,
   if (mode > GASYNC_WAIT_ALL_COMPLETED)
     {
       g_ptr_array_unref (children);
-      g_return_val_if_fail (mode <= GASYNC_WAIT_ALL_COMPLETED, NULL);
+      gasync_return_rejected_if_fail (mode <= GASYNC_WAIT_ALL_COMPLETED);
     }
 
   return combine (KIND_WAIT, mode, children);
@@ -941,11 +947,11 @@ gasync_waitv (GasyncWaitMode   mode,
 {
   GPtrArray *children;
 
-  g_return_val_if_fail (mode <= GASYNC_WAIT_ALL_COMPLETED, NULL);
-  g_return_val_if_fail (n_futures == 0 || futures != NULL, NULL);
+  gasync_return_rejected_if_fail (mode <= GASYNC_WAIT_ALL_COMPLETED);
+  gasync_return_rejected_if_fail (n_futures == 0 || futures != NULL);
 
   if (!(children = collect_array (futures, n_futures, G_STRFUNC)))
-    return NULL;
+    return gasync_future_new_for_failed_check (G_STRFUNC, ARRAY_CHECK);
   return combine (KIND_WAIT, mode, children);
 }
 
@@ -976,7 +982,7 @@ gasync_with_timeout (GasyncFuture *future,
   GasyncCombinator *self;
   GSource *timer;
 
-  g_return_val_if_fail (GASYNC_IS_FUTURE (future), NULL);
+  gasync_return_rejected_if_fail (GASYNC_IS_FUTURE (future));
 
   self = combinator_new (KIND_TIMEOUT, GASYNC_WAIT_ALL_COMPLETED, single (future));
 
@@ -1003,7 +1009,7 @@ gasync_with_timeout (GasyncFuture *future,
 GasyncFuture *
 gasync_shield (GasyncFuture *future)
 {
-  g_return_val_if_fail (GASYNC_IS_FUTURE (future), NULL);
+  gasync_return_rejected_if_fail (GASYNC_IS_FUTURE (future));
 
   return combine (KIND_SHIELD, GASYNC_WAIT_ALL_COMPLETED, single (future));
 }
@@ -1048,8 +1054,8 @@ gasync_then (GasyncFuture   *future,
              gpointer        user_data,
              GDestroyNotify  destroy)
 {
-  g_return_val_if_fail (GASYNC_IS_FUTURE (future), NULL);
-  g_return_val_if_fail (func != NULL, NULL);
+  gasync_return_rejected_if_fail (GASYNC_IS_FUTURE (future));
+  gasync_return_rejected_if_fail (func != NULL);
 
   return continuation (KIND_THEN, future, func, user_data, destroy);
 }
@@ -1074,8 +1080,8 @@ gasync_catch (GasyncFuture   *future,
               gpointer        user_data,
               GDestroyNotify  destroy)
 {
-  g_return_val_if_fail (GASYNC_IS_FUTURE (future), NULL);
-  g_return_val_if_fail (func != NULL, NULL);
+  gasync_return_rejected_if_fail (GASYNC_IS_FUTURE (future));
+  gasync_return_rejected_if_fail (func != NULL);
 
   return continuation (KIND_CATCH, future, func, user_data, destroy);
 }
@@ -1100,8 +1106,8 @@ gasync_finally (GasyncFuture   *future,
                 gpointer        user_data,
                 GDestroyNotify  destroy)
 {
-  g_return_val_if_fail (GASYNC_IS_FUTURE (future), NULL);
-  g_return_val_if_fail (func != NULL, NULL);
+  gasync_return_rejected_if_fail (GASYNC_IS_FUTURE (future));
+  gasync_return_rejected_if_fail (func != NULL);
 
   return continuation (KIND_FINALLY, future, func, user_data, destroy);
 }

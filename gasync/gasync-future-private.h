@@ -159,4 +159,41 @@ gboolean gasync_coroutine_reset         (GasyncCoroutine    *self);
 /* TRUE when the calling code runs on a coroutine stack. */
 gboolean gasync_in_coroutine (void);
 
+/* The outcome of a failed precondition of @strfunc: a new future owned by
+ * the thread-default main context, rejected with GASYNC_ERROR_FAILED and
+ * the message g_return_if_fail_warning() logs.  Logs nothing itself. */
+GasyncFuture *gasync_future_new_for_failed_check (const char *strfunc,
+                                                  const char *expression) G_GNUC_WARN_UNUSED_RESULT;
+
+/*
+ * g_return_val_if_fail() for the public calls that return a future.  The
+ * style rule is that those never return NULL: callers write them inline,
+ * as in gasync_await (gasync_file_delete (file, ...), &error), and hand
+ * the result on to combinators that take ownership, so a NULL would turn
+ * one programmer error into a cascade of criticals or a crash far from
+ * its cause, and bindings could not trust their non-nullable return.  On
+ * a failed @expr this logs exactly the critical g_return_val_if_fail()
+ * logs (so tests expecting "*assertion*failed*" still match), then
+ * returns a future already rejected with GASYNC_ERROR_FAILED whose message
+ * names the function and @expr.  The error is not marked as read: a caller
+ * that drops it unread gets the usual warning.
+ *
+ * Release whatever the call owns (its (transfer full) arguments) before
+ * the check.  Not for statics, and not for gasync_future_new_rejected()
+ * and gasync_future_new_for_error(): the rejected future comes from the
+ * latter, so both keep returning NULL when given no error.  Unlike
+ * g_return_val_if_fail(), G_DISABLE_CHECKS does not compile it out: a
+ * call that released what it owns before the check relies on returning.
+ */
+#define gasync_return_rejected_if_fail(expr)                                 \
+  G_STMT_START {                                                             \
+    if (G_LIKELY (expr))                                                     \
+      { }                                                                    \
+    else                                                                     \
+      {                                                                      \
+        g_return_if_fail_warning (G_LOG_DOMAIN, G_STRFUNC, #expr);           \
+        return gasync_future_new_for_failed_check (G_STRFUNC, #expr);        \
+      }                                                                      \
+  } G_STMT_END
+
 G_END_DECLS

@@ -821,7 +821,7 @@ gasync_future_new_resolved_object (gpointer value)
 {
   GasyncFuture *self;
 
-  g_return_val_if_fail (value == NULL || G_IS_OBJECT (value), NULL);
+  gasync_return_rejected_if_fail (value == NULL || G_IS_OBJECT (value));
 
   self = future_new ();
   gasync_future_resolve_object (self, value);
@@ -843,7 +843,7 @@ gasync_future_new_resolved_boxed (GType         boxed_type,
 {
   GasyncFuture *self;
 
-  g_return_val_if_fail (G_TYPE_IS_BOXED (boxed_type), NULL);
+  gasync_return_rejected_if_fail (G_TYPE_IS_BOXED (boxed_type));
 
   self = future_new ();
   gasync_future_resolve_boxed (self, boxed_type, value);
@@ -882,6 +882,7 @@ gasync_future_new_rejected (const GError *error)
 {
   GasyncFuture *self;
 
+  /* NULL, not a rejected future, like gasync_future_new_for_error(). */
   g_return_val_if_fail (error != NULL, NULL);
 
   self = future_new ();
@@ -903,11 +904,23 @@ gasync_future_new_for_error (GError *error)
 {
   GasyncFuture *self;
 
+  /* NULL, not a rejected future: gasync_return_rejected_if_fail() makes
+   * its rejected futures here, so the primitive stays plain. */
   g_return_val_if_fail (error != NULL, NULL);
 
   self = future_new ();
   gasync_future_take_error (self, error);
   return self;
+}
+
+GasyncFuture *
+gasync_future_new_for_failed_check (const char *strfunc,
+                                    const char *expression)
+{
+  /* The text of g_return_if_fail_warning()'s critical. */
+  return gasync_future_new_for_error (g_error_new (GASYNC_ERROR, GASYNC_ERROR_FAILED,
+                                                   "%s: assertion '%s' failed",
+                                                   strfunc, expression));
 }
 
 /**

@@ -318,7 +318,7 @@ gasync_file_load_bytes (GFile *file)
 {
   GasyncFuture *future;
 
-  g_return_val_if_fail (G_IS_FILE (file), NULL);
+  gasync_return_rejected_if_fail (G_IS_FILE (file));
 
   future = gio_future_new ("file-load-bytes", G_TYPE_BYTES, finish_load_bytes);
   g_file_load_bytes_async (file, CANCELLABLE (future), READY_CB, g_object_ref (future));
@@ -506,8 +506,8 @@ gasync_file_replace_bytes (GFile            *file,
   GasyncFuture *future;
   Replace *op;
 
-  g_return_val_if_fail (G_IS_FILE (file), NULL);
-  g_return_val_if_fail (contents != NULL, NULL);
+  gasync_return_rejected_if_fail (G_IS_FILE (file));
+  gasync_return_rejected_if_fail (contents != NULL);
 
   future = gio_future_new ("file-replace-bytes", G_TYPE_STRING, NULL);
 
@@ -552,8 +552,8 @@ gasync_file_query_info (GFile               *file,
 {
   GasyncFuture *future;
 
-  g_return_val_if_fail (G_IS_FILE (file), NULL);
-  g_return_val_if_fail (attributes != NULL, NULL);
+  gasync_return_rejected_if_fail (G_IS_FILE (file));
+  gasync_return_rejected_if_fail (attributes != NULL);
 
   future = gio_future_new ("file-query-info", G_TYPE_FILE_INFO, finish_query_info);
   g_file_query_info_async (file, attributes, flags, io_priority,
@@ -591,8 +591,8 @@ gasync_file_enumerate_children (GFile               *file,
 {
   GasyncFuture *future;
 
-  g_return_val_if_fail (G_IS_FILE (file), NULL);
-  g_return_val_if_fail (attributes != NULL, NULL);
+  gasync_return_rejected_if_fail (G_IS_FILE (file));
+  gasync_return_rejected_if_fail (attributes != NULL);
 
   future = gio_future_new ("file-enumerate-children", G_TYPE_FILE_ENUMERATOR,
                            finish_enumerate_children);
@@ -660,8 +660,8 @@ gasync_file_enumerator_next_files (GFileEnumerator *enumerator,
 {
   GasyncFuture *future;
 
-  g_return_val_if_fail (G_IS_FILE_ENUMERATOR (enumerator), NULL);
-  g_return_val_if_fail (num_files >= 0, NULL);
+  gasync_return_rejected_if_fail (G_IS_FILE_ENUMERATOR (enumerator));
+  gasync_return_rejected_if_fail (num_files >= 0);
 
   future = gio_future_new ("file-enumerator-next-files", G_TYPE_LIST_MODEL, finish_next_files);
   g_file_enumerator_next_files_async (enumerator, num_files, io_priority,
@@ -694,7 +694,7 @@ gasync_file_make_directory (GFile *file,
 {
   GasyncFuture *future;
 
-  g_return_val_if_fail (G_IS_FILE (file), NULL);
+  gasync_return_rejected_if_fail (G_IS_FILE (file));
 
   future = gio_future_new ("file-make-directory", G_TYPE_INVALID, finish_make_directory);
   g_file_make_directory_async (file, io_priority, CANCELLABLE (future), READY_CB,
@@ -726,7 +726,7 @@ gasync_file_delete (GFile *file,
 {
   GasyncFuture *future;
 
-  g_return_val_if_fail (G_IS_FILE (file), NULL);
+  gasync_return_rejected_if_fail (G_IS_FILE (file));
 
   future = gio_future_new ("file-delete", G_TYPE_INVALID, finish_delete);
   g_file_delete_async (file, io_priority, CANCELLABLE (future), READY_CB, g_object_ref (future));
@@ -778,8 +778,8 @@ gasync_file_copy (GFile          *source,
 {
   GasyncFuture *future;
 
-  g_return_val_if_fail (G_IS_FILE (source), NULL);
-  g_return_val_if_fail (G_IS_FILE (destination), NULL);
+  gasync_return_rejected_if_fail (G_IS_FILE (source));
+  gasync_return_rejected_if_fail (G_IS_FILE (destination));
 
   future = gio_future_new ("file-copy", G_TYPE_INVALID, finish_copy);
   g_file_copy_async (source, destination, flags, io_priority, CANCELLABLE (future),
@@ -828,8 +828,8 @@ gasync_input_stream_read_bytes (GInputStream *stream,
 {
   GasyncFuture *future;
 
-  g_return_val_if_fail (G_IS_INPUT_STREAM (stream), NULL);
-  g_return_val_if_fail (count <= G_MAXSSIZE, NULL);
+  gasync_return_rejected_if_fail (G_IS_INPUT_STREAM (stream));
+  gasync_return_rejected_if_fail (count <= G_MAXSSIZE);
 
   future = gio_future_new ("input-stream-read-bytes", G_TYPE_BYTES, finish_read_bytes);
   g_input_stream_read_bytes_async (stream, count, io_priority, CANCELLABLE (future),
@@ -953,8 +953,8 @@ gasync_input_stream_read_all (GInputStream *stream,
   GasyncFuture *future;
   ReadAll *op;
 
-  g_return_val_if_fail (G_IS_INPUT_STREAM (stream), NULL);
-  g_return_val_if_fail (count >= -1, NULL);
+  gasync_return_rejected_if_fail (G_IS_INPUT_STREAM (stream));
+  gasync_return_rejected_if_fail (count >= -1);
 
   future = gio_future_new ("input-stream-read-all", G_TYPE_BYTES, NULL);
 
@@ -1058,8 +1058,8 @@ gasync_output_stream_write_all (GOutputStream *stream,
   GasyncFuture *future;
   WriteAll *op;
 
-  g_return_val_if_fail (G_IS_OUTPUT_STREAM (stream), NULL);
-  g_return_val_if_fail (bytes != NULL, NULL);
+  gasync_return_rejected_if_fail (G_IS_OUTPUT_STREAM (stream));
+  gasync_return_rejected_if_fail (bytes != NULL);
 
   future = gio_future_new ("output-stream-write-all", G_TYPE_INVALID, NULL);
 
@@ -1259,9 +1259,9 @@ gasync_output_stream_splice (GOutputStream            *stream,
   GasyncFuture *future;
   Splice *op;
 
-  g_return_val_if_fail (G_IS_OUTPUT_STREAM (stream), NULL);
-  g_return_val_if_fail (G_IS_INPUT_STREAM (source), NULL);
-  g_return_val_if_fail (length >= -1, NULL);
+  gasync_return_rejected_if_fail (G_IS_OUTPUT_STREAM (stream));
+  gasync_return_rejected_if_fail (G_IS_INPUT_STREAM (source));
+  gasync_return_rejected_if_fail (length >= -1);
 
   future = gio_future_new ("output-stream-splice", G_TYPE_INT64, NULL);
 
@@ -1312,9 +1312,9 @@ gasync_stream_close (gpointer stream,
 {
   GasyncFuture *future;
 
-  g_return_val_if_fail (G_IS_INPUT_STREAM (stream) ||
-                        G_IS_OUTPUT_STREAM (stream) ||
-                        G_IS_IO_STREAM (stream), NULL);
+  gasync_return_rejected_if_fail (G_IS_INPUT_STREAM (stream) ||
+                                  G_IS_OUTPUT_STREAM (stream) ||
+                                  G_IS_IO_STREAM (stream));
 
   future = gio_future_new ("stream-close", G_TYPE_INVALID, finish_close);
   if (G_IS_INPUT_STREAM (stream))
@@ -1361,8 +1361,8 @@ gasync_socket_client_connect_to_host (GSocketClient *client,
 {
   GasyncFuture *future;
 
-  g_return_val_if_fail (G_IS_SOCKET_CLIENT (client), NULL);
-  g_return_val_if_fail (host_and_port != NULL, NULL);
+  gasync_return_rejected_if_fail (G_IS_SOCKET_CLIENT (client));
+  gasync_return_rejected_if_fail (host_and_port != NULL);
 
   future = gio_future_new ("socket-client-connect-to-host", G_TYPE_SOCKET_CONNECTION,
                            finish_connect_to_host);
@@ -1399,7 +1399,7 @@ gasync_socket_listener_accept (GSocketListener *listener)
 {
   GasyncFuture *future;
 
-  g_return_val_if_fail (G_IS_SOCKET_LISTENER (listener), NULL);
+  gasync_return_rejected_if_fail (G_IS_SOCKET_LISTENER (listener));
 
   future = gio_future_new ("socket-listener-accept", G_TYPE_SOCKET_CONNECTION, finish_accept);
   g_socket_listener_accept_async (listener, CANCELLABLE (future), READY_CB,
@@ -1483,7 +1483,7 @@ gasync_subprocess_wait (GSubprocess *subprocess)
 {
   GasyncFuture *future;
 
-  g_return_val_if_fail (G_IS_SUBPROCESS (subprocess), NULL);
+  gasync_return_rejected_if_fail (G_IS_SUBPROCESS (subprocess));
 
   future = subprocess_future_new ("subprocess-wait", G_TYPE_INVALID, subprocess);
   g_subprocess_wait_async (subprocess, NULL, subprocess_wait_cb, g_object_ref (future));
@@ -1507,7 +1507,7 @@ gasync_subprocess_wait_check (GSubprocess *subprocess)
 {
   GasyncFuture *future;
 
-  g_return_val_if_fail (G_IS_SUBPROCESS (subprocess), NULL);
+  gasync_return_rejected_if_fail (G_IS_SUBPROCESS (subprocess));
 
   future = subprocess_future_new ("subprocess-wait-check", G_TYPE_INVALID, subprocess);
   g_subprocess_wait_check_async (subprocess, NULL, subprocess_wait_check_cb,
@@ -1629,7 +1629,12 @@ gasync_subprocess_communicate_full (GSubprocess   *subprocess,
   GasyncFuture *future;
   Communicate *op;
 
-  g_return_val_if_fail (G_IS_SUBPROCESS (subprocess), NULL);
+  /* Refused, both futures fail the same way, as on any other failure:
+   * never a future for standard output and nothing for standard error. */
+  if (G_UNLIKELY (!G_IS_SUBPROCESS (subprocess)) && stderr_future != NULL)
+    *stderr_future = gasync_future_new_for_failed_check (G_STRFUNC,
+                                                         "G_IS_SUBPROCESS (subprocess)");
+  gasync_return_rejected_if_fail (G_IS_SUBPROCESS (subprocess));
 
   future = subprocess_future_new ("subprocess-communicate", G_TYPE_BYTES, subprocess);
 
@@ -1713,7 +1718,7 @@ gasync_dbus_connection_call (GDBusConnection    *connection,
 {
   GasyncFuture *future;
 
-  g_return_val_if_fail (G_IS_DBUS_CONNECTION (connection), NULL);
+  gasync_return_rejected_if_fail (G_IS_DBUS_CONNECTION (connection));
 
   future = gio_future_new ("dbus-connection-call", G_TYPE_VARIANT, finish_dbus_connection_call);
   g_dbus_connection_call (connection, bus_name, object_path, interface_name, method_name,
@@ -1756,8 +1761,8 @@ gasync_dbus_proxy_call (GDBusProxy     *proxy,
 {
   GasyncFuture *future;
 
-  g_return_val_if_fail (G_IS_DBUS_PROXY (proxy), NULL);
-  g_return_val_if_fail (method_name != NULL, NULL);
+  gasync_return_rejected_if_fail (G_IS_DBUS_PROXY (proxy));
+  gasync_return_rejected_if_fail (method_name != NULL);
 
   future = gio_future_new ("dbus-proxy-call", G_TYPE_VARIANT, finish_dbus_proxy_call);
   g_dbus_proxy_call (proxy, method_name, parameters, flags, timeout_msec,
@@ -1799,8 +1804,8 @@ gasync_resolver_lookup_by_name (GResolver  *resolver,
 {
   GasyncFuture *future;
 
-  g_return_val_if_fail (G_IS_RESOLVER (resolver), NULL);
-  g_return_val_if_fail (hostname != NULL, NULL);
+  gasync_return_rejected_if_fail (G_IS_RESOLVER (resolver));
+  gasync_return_rejected_if_fail (hostname != NULL);
 
   future = gio_future_new ("resolver-lookup-by-name", G_TYPE_LIST_MODEL, finish_lookup_by_name);
   g_resolver_lookup_by_name_async (resolver, hostname, CANCELLABLE (future), READY_CB,
@@ -1835,8 +1840,8 @@ gasync_app_info_launch_default_for_uri (const char        *uri,
 {
   GasyncFuture *future;
 
-  g_return_val_if_fail (uri != NULL, NULL);
-  g_return_val_if_fail (context == NULL || G_IS_APP_LAUNCH_CONTEXT (context), NULL);
+  gasync_return_rejected_if_fail (uri != NULL);
+  gasync_return_rejected_if_fail (context == NULL || G_IS_APP_LAUNCH_CONTEXT (context));
 
   future = gio_future_new ("app-info-launch-default-for-uri", G_TYPE_INVALID,
                            finish_launch_default_for_uri);

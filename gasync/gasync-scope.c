@@ -529,7 +529,7 @@ gasync_scope_wait (GasyncScope *self)
   GasyncFuture *wait;
   gboolean created = FALSE;
 
-  g_return_val_if_fail (GASYNC_IS_SCOPE (self), NULL);
+  gasync_return_rejected_if_fail (GASYNC_IS_SCOPE (self));
 
   g_mutex_lock (&self->lock);
   if (self->wait == NULL)

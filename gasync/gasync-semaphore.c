@@ -227,10 +227,7 @@ gasync_semaphore_acquire (GasyncSemaphore *self)
   GasyncSemaphoreWaiter *waiter;
   gboolean granted = FALSE;
 
-  g_return_val_if_fail (GASYNC_IS_SEMAPHORE (self),
-                        gasync_future_new_for_error (g_error_new_literal (G_IO_ERROR,
-                                                                          G_IO_ERROR_INVALID_ARGUMENT,
-                                                                          "Not a semaphore")));
+  gasync_return_rejected_if_fail (GASYNC_IS_SEMAPHORE (self));
 
   waiter = (GasyncSemaphoreWaiter *) g_object_new_with_properties (GASYNC_TYPE_SEMAPHORE_WAITER, 0, NULL, NULL);
   waiter->semaphore = g_object_ref (self);

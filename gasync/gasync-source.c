@@ -149,13 +149,6 @@ attach_void (GSource    *source,
   return GASYNC_FUTURE (self);
 }
 
-static GasyncFuture *
-new_invalid (const char *message)
-{
-  return gasync_future_new_for_error (g_error_new_literal (G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                                                           message));
-}
-
 /* --- Any source ------------------------------------------------------- */
 
 static void
@@ -254,11 +247,9 @@ gasync_future_new_for_source (GSource *source)
 {
   GasyncSourceFuture *self;
 
-  g_return_val_if_fail (source != NULL, new_invalid ("No source"));
-  g_return_val_if_fail (!g_source_is_destroyed (source),
-                        new_invalid ("The source is destroyed"));
-  g_return_val_if_fail (g_source_get_context (source) == NULL,
-                        new_invalid ("The source is already attached"));
+  gasync_return_rejected_if_fail (source != NULL);
+  gasync_return_rejected_if_fail (!g_source_is_destroyed (source));
+  gasync_return_rejected_if_fail (g_source_get_context (source) == NULL);
 
   self = source_future_new ();
 
@@ -389,7 +380,7 @@ gasync_fd_ready (int          fd,
   GasyncSourceFuture *self;
   GSource *source;
 
-  g_return_val_if_fail (fd >= 0, new_invalid ("Invalid file descriptor"));
+  gasync_return_rejected_if_fail (fd >= 0);
 
   self = source_future_new ();
   gasync_future_set_value_type (GASYNC_FUTURE (self), G_TYPE_IO_CONDITION);
@@ -447,7 +438,7 @@ gasync_child_exited (GPid pid)
   GasyncSourceFuture *self;
   GSource *source;
 
-  g_return_val_if_fail (pid > 0, new_invalid ("Invalid process id"));
+  gasync_return_rejected_if_fail (pid > 0);
 
   self = source_future_new ();
   gasync_future_set_value_type (GASYNC_FUTURE (self), G_TYPE_INT);
@@ -490,8 +481,7 @@ is_supported_signal (int signum)
 GasyncFuture *
 gasync_unix_signal (int signum)
 {
-  g_return_val_if_fail (is_supported_signal (signum),
-                        new_invalid ("Signal not supported by g_unix_signal_source_new()"));
+  gasync_return_rejected_if_fail (is_supported_signal (signum));
 
   return attach_void (g_unix_signal_source_new (signum), "[gasync] unix signal");
 }

@@ -192,10 +192,7 @@ gasync_run_in_thread (GasyncThreadFunc func,
   GasyncFuture *future;
   Job *job;
 
-  g_return_val_if_fail (func != NULL,
-                        gasync_future_new_for_error (g_error_new_literal (G_IO_ERROR,
-                                                                          G_IO_ERROR_INVALID_ARGUMENT,
-                                                                          "No function")));
+  gasync_return_rejected_if_fail (func != NULL);
 
   future = gasync_future_new ();
 

@@ -88,3 +88,28 @@ run_until_done (GMainContext *context,
 {
   ITERATE_UNTIL (context, gasync_future_is_done (future));
 }
+
+/* Checks the future a call returned after a failed precondition (whose
+ * critical the caller expected): owned by the thread-default context like
+ * any new future, rejected with GASYNC_ERROR_FAILED and the text of that
+ * critical, "@function: assertion '...' failed".  Reading the error counts
+ * as retrieving it; then drops the future. */
+static inline void
+assert_refused (GasyncFuture *future,
+                const char   *function)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GMainContext) context = g_main_context_ref_thread_default ();
+  g_autofree char *pattern = g_strdup_printf ("%s: assertion '*' failed", function);
+
+  g_assert_nonnull (future);
+  g_assert_true (GASYNC_IS_FUTURE (future));
+  g_assert_true (gasync_future_get_context (future) == context);
+  g_assert_cmpint (gasync_future_get_state (future), ==, GASYNC_FUTURE_STATE_REJECTED);
+  g_assert_false (gasync_future_propagate_error (future, &error));
+  g_assert_error (error, GASYNC_ERROR, GASYNC_ERROR_FAILED);
+  if (!g_pattern_match_simple (pattern, error->message))
+    g_test_message ("error message: %s", error->message);
+  g_assert_true (g_pattern_match_simple (pattern, error->message));
+  g_object_unref (future);
+}

@@ -735,6 +735,39 @@ test_coroutine_cancel_handed (Fixture       *fixture,
   g_assert_finalize_object (channel);
 }
 
+/* Not a channel, or no value: a critical, and a future rejected with
+ * GASYNC_ERROR_FAILED rather than NULL; the channel is left alone. */
+static void
+test_misuse (Fixture       *fixture,
+             gconstpointer  data)
+{
+  GasyncChannel *channel = gasync_channel_new (1);
+  g_auto(GValue) value = G_VALUE_INIT;
+  g_auto(GValue) unset = G_VALUE_INIT;
+  GasyncFuture *refused;
+
+  g_value_init (&value, G_TYPE_INT);
+
+  g_test_expect_message ("Gasync", G_LOG_LEVEL_CRITICAL, "*assertion*failed*");
+  refused = gasync_channel_send (NULL, &value);
+  g_test_assert_expected_messages ();
+  assert_refused (refused, "gasync_channel_send");
+
+  g_test_expect_message ("Gasync", G_LOG_LEVEL_CRITICAL, "*assertion*failed*");
+  refused = gasync_channel_send (channel, &unset);
+  g_test_assert_expected_messages ();
+  assert_refused (refused, "gasync_channel_send");
+
+  g_test_expect_message ("Gasync", G_LOG_LEVEL_CRITICAL, "*assertion*failed*");
+  refused = gasync_channel_receive (NULL);
+  g_test_assert_expected_messages ();
+  assert_refused (refused, "gasync_channel_receive");
+
+  g_assert_cmpuint (gasync_channel_get_length (channel), ==, 0);
+  drain (fixture->context);
+  g_assert_finalize_object (channel);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -756,6 +789,7 @@ main (int argc, char **argv)
   ADD ("/Gasync/Channel/close-coroutines", test_close_coroutines);
   ADD ("/Gasync/Channel/coroutine-cancel", test_coroutine_cancel);
   ADD ("/Gasync/Channel/coroutine-cancel-handed", test_coroutine_cancel_handed);
+  ADD ("/Gasync/Channel/misuse", test_misuse);
 
   return g_test_run ();
 }

@@ -572,28 +572,42 @@ test_cross_thread (Fixture       *fixture,
   g_assert_finalize_object (g_steal_pointer (&all));
 }
 
+/* A refused call logs the critical of g_return_val_if_fail() and returns
+ * a future rejected with GASYNC_ERROR_FAILED, never NULL. */
 static void
 test_misuse (void)
 {
-  g_test_expect_message ("Gasync", G_LOG_LEVEL_CRITICAL, "*assertion*failed*");
-  g_assert_null (gasync_with_timeout (NULL, 10));
-  g_test_assert_expected_messages ();
+  GasyncFuture *refused;
+  g_autoptr(GError) error = NULL;
 
   g_test_expect_message ("Gasync", G_LOG_LEVEL_CRITICAL, "*assertion*failed*");
-  g_assert_null (gasync_allv (NULL, 2));
+  refused = gasync_with_timeout (NULL, 10);
   g_test_assert_expected_messages ();
+  /* The error names the function and the failed check. */
+  g_assert_false (gasync_future_propagate_error (refused, &error));
+  g_assert_error (error, GASYNC_ERROR, GASYNC_ERROR_FAILED);
+  g_assert_cmpstr (error->message, ==,
+                   "gasync_with_timeout: assertion 'GASYNC_IS_FUTURE (future)' failed");
+  g_object_unref (refused);
 
   g_test_expect_message ("Gasync", G_LOG_LEVEL_CRITICAL, "*assertion*failed*");
-  g_assert_null (gasync_then (NULL, double_it, NULL, NULL));
+  refused = gasync_allv (NULL, 2);
   g_test_assert_expected_messages ();
+  assert_refused (refused, "gasync_allv");
+
+  g_test_expect_message ("Gasync", G_LOG_LEVEL_CRITICAL, "*assertion*failed*");
+  refused = gasync_then (NULL, double_it, NULL, NULL);
+  g_test_assert_expected_messages ();
+  assert_refused (refused, "gasync_then");
 
   g_test_expect_message ("Gasync", G_LOG_LEVEL_CRITICAL, "*assertion*failed*");
   g_assert_null (gasync_combinator_get_children (NULL));
   g_test_assert_expected_messages ();
 
   g_test_expect_message ("Gasync", G_LOG_LEVEL_CRITICAL, "*assertion*failed*");
-  g_assert_null (gasync_waitv ((GasyncWaitMode) 42, NULL, 0));
+  refused = gasync_waitv ((GasyncWaitMode) 42, NULL, 0);
   g_test_assert_expected_messages ();
+  assert_refused (refused, "gasync_waitv");
 
   /* The variadic form owns its futures even when it refuses the call. */
   {
@@ -601,10 +615,31 @@ test_misuse (void)
 
     g_object_add_weak_pointer (G_OBJECT (owned), (gpointer *) &owned);
     g_test_expect_message ("Gasync", G_LOG_LEVEL_CRITICAL, "*assertion*failed*");
-    g_assert_null (gasync_wait ((GasyncWaitMode) 42, owned, NULL));
+    refused = gasync_wait ((GasyncWaitMode) 42, owned, NULL);
     g_test_assert_expected_messages ();
     g_assert_null (owned);
+    assert_refused (refused, "gasync_wait");
   }
+
+  /* So does the array form refusing one that is not a future; the others
+   * keep only the caller's references. */
+  {
+    GasyncFuture *plain = gasync_future_new ();
+    GObject *object = g_object_new (G_TYPE_OBJECT, NULL);
+    GasyncFuture *mixed[] = { plain, (GasyncFuture *) object };
+
+    g_test_expect_message ("Gasync", G_LOG_LEVEL_CRITICAL,
+                           "gasync_racev: assertion 'GASYNC_IS_FUTURE (futures[i])' failed");
+    refused = gasync_racev (mixed, G_N_ELEMENTS (mixed));
+    g_test_assert_expected_messages ();
+    assert_refused (refused, "gasync_racev");
+    g_assert_finalize_object (plain);
+    g_assert_finalize_object (object);
+  }
+
+  /* The refused futures belong to the thread-default context, here the
+   * global default one: let their deliveries run. */
+  drain (g_main_context_default ());
 }
 
 int

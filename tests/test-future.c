@@ -2444,6 +2444,7 @@ test_misuse_arguments (Fixture       *fixture,
                        gconstpointer  data)
 {
   GasyncFuture *future = gasync_future_new ();
+  GasyncFuture *refused;
   g_auto(GValue) unset = G_VALUE_INIT;
   g_auto(GValue) set = G_VALUE_INIT;
   g_autoptr(GError) error = new_test_error ();
@@ -2480,11 +2481,14 @@ test_misuse_arguments (Fixture       *fixture,
   EXPECT_CRITICAL (g_assert_null (gasync_future_dup_boxed (future, G_TYPE_INT, NULL)));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
 
-  /* Constructors. */
+  /* Constructors: those of rejected futures, given no error, return NULL;
+   * the others return a future rejected with GASYNC_ERROR_FAILED. */
   EXPECT_CRITICAL (g_assert_null (gasync_future_new_rejected (NULL)));
   EXPECT_CRITICAL (g_assert_null (gasync_future_new_for_error (NULL)));
-  EXPECT_CRITICAL (g_assert_null (gasync_future_new_resolved_boxed (G_TYPE_INT, &i)));
-  EXPECT_CRITICAL (g_assert_null (gasync_future_new_resolved_object (pspec)));
+  EXPECT_CRITICAL (refused = gasync_future_new_resolved_boxed (G_TYPE_INT, &i));
+  assert_refused (refused, "gasync_future_new_resolved_boxed");
+  EXPECT_CRITICAL (refused = gasync_future_new_resolved_object (pspec));
+  assert_refused (refused, "gasync_future_new_resolved_object");
 
   drain (fixture->context);
   g_assert_finalize_object (future);

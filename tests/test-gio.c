@@ -2336,6 +2336,95 @@ test_app_info_launch (Fixture       *fixture,
   g_assert_finalize_object (g_steal_pointer (&cancelled));
 }
 
+/* --- Misuse ------------------------------------------------------------ */
+
+/* Runs @call, refused for a failed precondition: one critical like
+ * g_return_val_if_fail()'s, and a new future of the thread-default context
+ * rejected with GASYNC_ERROR_FAILED, naming @function, never NULL. */
+#define EXPECT_REFUSED(call, function)                                        \
+  G_STMT_START {                                                              \
+    GasyncFuture *er_refused;                                                 \
+    g_autoptr(GError) er_error = NULL;                                        \
+                                                                              \
+    g_test_expect_message ("Gasync", G_LOG_LEVEL_CRITICAL,                    \
+                           "*assertion*failed*");                             \
+    er_refused = (call);                                                      \
+    g_test_assert_expected_messages ();                                       \
+    g_assert_nonnull (er_refused);                                            \
+    g_assert_true (gasync_future_get_context (er_refused) == fixture->context); \
+    er_error = future_error (er_refused);                                     \
+    g_assert_error (er_error, GASYNC_ERROR, GASYNC_ERROR_FAILED);             \
+    g_assert_true (g_str_has_prefix (er_error->message, function ": assertion '")); \
+    g_object_unref (er_refused);                                              \
+  } G_STMT_END
+
+static void
+test_misuse (Fixture       *fixture,
+             gconstpointer  data)
+{
+  g_autoptr(GFile) file = g_file_new_for_path (fixture->tmpdir);
+  g_autoptr(GBytes) bytes = g_bytes_new_static ("x", 1);
+  g_autoptr(GInputStream) input = g_memory_input_stream_new ();
+  g_autoptr(GOutputStream) output = g_memory_output_stream_new_resizable ();
+  GasyncFuture *stderr_future = NULL;
+  g_autoptr(GError) error = NULL;
+
+  EXPECT_REFUSED (gasync_file_load_bytes (NULL), "gasync_file_load_bytes");
+  EXPECT_REFUSED (gasync_file_replace_bytes (file, NULL, NULL, FALSE, G_FILE_CREATE_NONE),
+                  "gasync_file_replace_bytes");
+  EXPECT_REFUSED (gasync_file_query_info (file, NULL, G_FILE_QUERY_INFO_NONE, G_PRIORITY_DEFAULT),
+                  "gasync_file_query_info");
+  EXPECT_REFUSED (gasync_file_enumerate_children (NULL, "*", G_FILE_QUERY_INFO_NONE,
+                                                  G_PRIORITY_DEFAULT),
+                  "gasync_file_enumerate_children");
+  EXPECT_REFUSED (gasync_file_enumerator_next_files (NULL, 1, G_PRIORITY_DEFAULT),
+                  "gasync_file_enumerator_next_files");
+  EXPECT_REFUSED (gasync_file_make_directory (NULL, G_PRIORITY_DEFAULT),
+                  "gasync_file_make_directory");
+  EXPECT_REFUSED (gasync_file_delete (NULL, G_PRIORITY_DEFAULT), "gasync_file_delete");
+  EXPECT_REFUSED (gasync_file_copy (file, NULL, G_FILE_COPY_NONE, G_PRIORITY_DEFAULT),
+                  "gasync_file_copy");
+
+  EXPECT_REFUSED (gasync_input_stream_read_bytes (NULL, 1, G_PRIORITY_DEFAULT),
+                  "gasync_input_stream_read_bytes");
+  EXPECT_REFUSED (gasync_input_stream_read_all (input, -2, G_PRIORITY_DEFAULT),
+                  "gasync_input_stream_read_all");
+  EXPECT_REFUSED (gasync_output_stream_write_all (output, NULL, G_PRIORITY_DEFAULT),
+                  "gasync_output_stream_write_all");
+  EXPECT_REFUSED (gasync_output_stream_splice (output, NULL, G_OUTPUT_STREAM_SPLICE_NONE, -1,
+                                               G_PRIORITY_DEFAULT),
+                  "gasync_output_stream_splice");
+  EXPECT_REFUSED (gasync_stream_close (file, G_PRIORITY_DEFAULT), "gasync_stream_close");
+
+  EXPECT_REFUSED (gasync_socket_client_connect_to_host (NULL, "localhost", 1),
+                  "gasync_socket_client_connect_to_host");
+  EXPECT_REFUSED (gasync_socket_listener_accept (NULL), "gasync_socket_listener_accept");
+
+  EXPECT_REFUSED (gasync_subprocess_wait (NULL), "gasync_subprocess_wait");
+  EXPECT_REFUSED (gasync_subprocess_wait_check (NULL), "gasync_subprocess_wait_check");
+  EXPECT_REFUSED (gasync_subprocess_communicate (NULL, bytes),
+                  "gasync_subprocess_communicate_full");
+  /* The standard error's future fails the same way. */
+  EXPECT_REFUSED (gasync_subprocess_communicate_full (NULL, NULL, &stderr_future),
+                  "gasync_subprocess_communicate_full");
+  g_assert_nonnull (stderr_future);
+  error = future_error (stderr_future);
+  g_assert_error (error, GASYNC_ERROR, GASYNC_ERROR_FAILED);
+  g_clear_object (&stderr_future);
+
+  EXPECT_REFUSED (gasync_dbus_connection_call (NULL, NULL, "/", "org.example.I", "M", NULL, NULL,
+                                               G_DBUS_CALL_FLAGS_NONE, -1),
+                  "gasync_dbus_connection_call");
+  EXPECT_REFUSED (gasync_dbus_proxy_call (NULL, "M", NULL, G_DBUS_CALL_FLAGS_NONE, -1),
+                  "gasync_dbus_proxy_call");
+  EXPECT_REFUSED (gasync_resolver_lookup_by_name (NULL, "localhost"),
+                  "gasync_resolver_lookup_by_name");
+  EXPECT_REFUSED (gasync_app_info_launch_default_for_uri (NULL, NULL),
+                  "gasync_app_info_launch_default_for_uri");
+}
+
+#undef EXPECT_REFUSED
+
 /* ----------------------------------------------------------------------- */
 
 #define ADD(path, func) \
@@ -2395,6 +2484,8 @@ main (int   argc,
 
   ADD ("resolver/lookup-localhost", test_resolver_lookup);
   ADD ("app-info/launch-default-for-uri", test_app_info_launch);
+
+  ADD ("misuse", test_misuse);
 
   return g_test_run ();
 }

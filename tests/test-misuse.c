@@ -2,8 +2,9 @@
 /*
  * Misuse: every public function of coroutines, awaits, combinators and
  * scopes given NULL or an object of the wrong type logs a critical and
- * returns, instead of crashing; and the documented errors of using the
- * API in the wrong place.
+ * returns, instead of crashing (a call that returns a future returns one
+ * rejected with GASYNC_ERROR_FAILED, never NULL); and the documented
+ * errors of using the API in the wrong place.
  *
  * Covered elsewhere, not repeated here: GasyncFuture's own methods
  * (test-future.c, /Gasync/Future/misuse/...); settling twice and reading a
@@ -30,13 +31,22 @@
     g_test_assert_expected_messages ();                                        \
   } G_STMT_END
 
-/* What a misused call returned instead of a new future: nothing, or a
- * future (rejected, say) that the caller owns.  Either way no crash. */
+/* Runs @call, a call returning a future, expecting the critical of a
+ * failed precondition and a future rejected with GASYNC_ERROR_FAILED
+ * whose message names @function (a glob pattern). */
+#define EXPECT_REFUSED(call, function)                                         \
+  G_STMT_START {                                                               \
+    GasyncFuture *er_refused;                                                  \
+                                                                               \
+    EXPECT_CRITICAL (er_refused = (call));                                     \
+    assert_refused (er_refused, (function));                                   \
+  } G_STMT_END
+
+/* What a call that skipped some arguments returned: a future the caller
+ * owns, whatever its outcome. */
 static void
 drop_future (GasyncFuture *future)
 {
-  if (future == NULL)
-    return;
   g_assert_true (GASYNC_IS_FUTURE (future));
   gasync_future_propagate_error (future, NULL);
   g_object_unref (future);
@@ -334,23 +344,29 @@ test_combinators_null (Fixture       *fixture,
     gasync_allv, gasync_all_settledv, gasync_anyv, gasync_racev, waitv_all,
   };
   GasyncFuture *future = gasync_future_new ();
+  g_autoptr(GError) error = NULL;
 
   for (guint i = 0; i < G_N_ELEMENTS (arrays); i++)
-    EXPECT_CRITICAL (drop_future (arrays[i] (NULL, 2)));
+    EXPECT_REFUSED (arrays[i] (NULL, 2), "gasync_*v");
 
-  EXPECT_CRITICAL (drop_future (gasync_with_timeout (NULL, 10)));
-  EXPECT_CRITICAL (drop_future (gasync_shield (NULL)));
-  EXPECT_CRITICAL (drop_future (gasync_then (NULL, never_then, NULL, NULL)));
-  EXPECT_CRITICAL (drop_future (gasync_catch (NULL, never_then, NULL, NULL)));
-  EXPECT_CRITICAL (drop_future (gasync_finally (NULL, never_then, NULL, NULL)));
+  EXPECT_REFUSED (gasync_with_timeout (NULL, 10), "gasync_with_timeout");
+  EXPECT_REFUSED (gasync_shield (NULL), "gasync_shield");
+  EXPECT_REFUSED (gasync_then (NULL, never_then, NULL, NULL), "gasync_then");
+  EXPECT_REFUSED (gasync_catch (NULL, never_then, NULL, NULL), "gasync_catch");
+  EXPECT_REFUSED (gasync_finally (NULL, never_then, NULL, NULL), "gasync_finally");
   /* No function: the future is not taken. */
-  EXPECT_CRITICAL (drop_future (gasync_then (future, NULL, NULL, NULL)));
-  EXPECT_CRITICAL (drop_future (gasync_catch (future, NULL, NULL, NULL)));
-  EXPECT_CRITICAL (drop_future (gasync_finally (future, NULL, NULL, NULL)));
+  EXPECT_REFUSED (gasync_then (future, NULL, NULL, NULL), "gasync_then");
+  EXPECT_REFUSED (gasync_catch (future, NULL, NULL, NULL), "gasync_catch");
+  EXPECT_REFUSED (gasync_finally (future, NULL, NULL, NULL), "gasync_finally");
 
   EXPECT_CRITICAL (g_assert_null (gasync_combinator_get_children (NULL)));
   EXPECT_CRITICAL (g_assert_null (gasync_combinator_dup_done (NULL)));
   EXPECT_CRITICAL (g_assert_null (gasync_combinator_dup_pending (NULL)));
+
+  /* Written inline, a refused call fails the await that takes its
+   * future, instead of handing it NULL. */
+  EXPECT_CRITICAL (g_assert_false (gasync_await (gasync_shield (NULL), &error)));
+  g_assert_error (error, GASYNC_ERROR, GASYNC_ERROR_FAILED);
 
   drain (fixture->context);
   g_assert_finalize_object (future);
@@ -369,7 +385,7 @@ test_combinators_wrong_type (Fixture       *fixture,
   GasyncFuture *mixed[2] = { plain, not_future };
 
   for (guint i = 0; i < G_N_ELEMENTS (arrays); i++)
-    EXPECT_CRITICAL (drop_future (arrays[i] (mixed, G_N_ELEMENTS (mixed))));
+    EXPECT_REFUSED (arrays[i] (mixed, G_N_ELEMENTS (mixed)), "gasync_*v");
 
   /* The variadic forms skip what is not a future, with a critical each,
    * and combine the rest. */
@@ -386,11 +402,11 @@ test_combinators_wrong_type (Fixture       *fixture,
   EXPECT_SKIPPED (gasync_wait (GASYNC_WAIT_FIRST_COMPLETED, not_future, NULL));
 #undef EXPECT_SKIPPED
 
-  EXPECT_CRITICAL (drop_future (gasync_with_timeout (not_future, 10)));
-  EXPECT_CRITICAL (drop_future (gasync_shield (not_future)));
-  EXPECT_CRITICAL (drop_future (gasync_then (not_future, never_then, NULL, NULL)));
-  EXPECT_CRITICAL (drop_future (gasync_catch (not_future, never_then, NULL, NULL)));
-  EXPECT_CRITICAL (drop_future (gasync_finally (not_future, never_then, NULL, NULL)));
+  EXPECT_REFUSED (gasync_with_timeout (not_future, 10), "gasync_with_timeout");
+  EXPECT_REFUSED (gasync_shield (not_future), "gasync_shield");
+  EXPECT_REFUSED (gasync_then (not_future, never_then, NULL, NULL), "gasync_then");
+  EXPECT_REFUSED (gasync_catch (not_future, never_then, NULL, NULL), "gasync_catch");
+  EXPECT_REFUSED (gasync_finally (not_future, never_then, NULL, NULL), "gasync_finally");
 
   /* A plain future where a combinator is expected. */
   EXPECT_CRITICAL (g_assert_null (gasync_combinator_get_children ((GasyncCombinator *) plain)));
@@ -453,7 +469,7 @@ test_scope_null (Fixture       *fixture,
   EXPECT_CRITICAL (gasync_scope_cancel (NULL));
   EXPECT_CRITICAL (g_assert_false (gasync_scope_is_cancelled (NULL)));
   EXPECT_CRITICAL (g_assert_cmpuint (gasync_scope_get_n_pending (NULL), ==, 0));
-  EXPECT_CRITICAL (drop_future (gasync_scope_wait (NULL)));
+  EXPECT_REFUSED (gasync_scope_wait (NULL), "gasync_scope_wait");
   EXPECT_CRITICAL (gasync_future_bind_owner (NULL, owner));
   EXPECT_CRITICAL (gasync_future_bind_owner (future, NULL));
 
@@ -488,7 +504,7 @@ test_scope_wrong_type (Fixture       *fixture,
   EXPECT_CRITICAL (gasync_scope_cancel (not_scope));
   EXPECT_CRITICAL (g_assert_false (gasync_scope_is_cancelled (not_scope)));
   EXPECT_CRITICAL (g_assert_cmpuint (gasync_scope_get_n_pending (not_scope), ==, 0));
-  EXPECT_CRITICAL (drop_future (gasync_scope_wait (not_scope)));
+  EXPECT_REFUSED (gasync_scope_wait (not_scope), "gasync_scope_wait");
   EXPECT_CRITICAL (gasync_future_bind_owner (not_future, owner));
 
   g_assert_false (gasync_scope_is_cancelled (scope));

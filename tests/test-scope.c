@@ -284,6 +284,18 @@ test_misuse (void)
   g_test_expect_message ("Gasync", G_LOG_LEVEL_CRITICAL, "*assertion*failed*");
   gasync_future_bind_owner (NULL, NULL);
   g_test_assert_expected_messages ();
+
+  /* A call that returns a future returns a rejected one, never NULL; it
+   * belongs to the thread-default context, here the global default. */
+  {
+    GasyncFuture *refused;
+
+    g_test_expect_message ("Gasync", G_LOG_LEVEL_CRITICAL, "*assertion*failed*");
+    refused = gasync_scope_wait (NULL);
+    g_test_assert_expected_messages ();
+    assert_refused (refused, "gasync_scope_wait");
+    drain (g_main_context_default ());
+  }
 }
 
 int

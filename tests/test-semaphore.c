@@ -417,6 +417,29 @@ test_pool (Fixture       *fixture,
   g_assert_finalize_object (pool.sem);
 }
 
+/* Not a semaphore: a critical, and a future rejected with
+ * GASYNC_ERROR_FAILED rather than NULL. */
+static void
+test_misuse (Fixture       *fixture,
+             gconstpointer  data)
+{
+  GObject *object = g_object_new (G_TYPE_OBJECT, NULL);
+  GasyncFuture *refused;
+
+  g_test_expect_message ("Gasync", G_LOG_LEVEL_CRITICAL, "*assertion*failed*");
+  refused = gasync_semaphore_acquire (NULL);
+  g_test_assert_expected_messages ();
+  assert_refused (refused, "gasync_semaphore_acquire");
+
+  g_test_expect_message ("Gasync", G_LOG_LEVEL_CRITICAL, "*assertion*failed*");
+  refused = gasync_semaphore_acquire ((GasyncSemaphore *) object);
+  g_test_assert_expected_messages ();
+  assert_refused (refused, "gasync_semaphore_acquire");
+
+  drain (fixture->context);
+  g_assert_finalize_object (object);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -432,6 +455,7 @@ main (int argc, char **argv)
   ADD ("/Gasync/Semaphore/coroutine-cancel", test_coroutine_cancel);
   ADD ("/Gasync/Semaphore/coroutine-cancel-granted", test_coroutine_cancel_granted);
   ADD ("/Gasync/Semaphore/pool", test_pool);
+  ADD ("/Gasync/Semaphore/misuse", test_misuse);
 
   return g_test_run ();
 }

@@ -264,6 +264,7 @@ test_for_source_invalid (Fixture       *fixture,
   g_autoptr(GSource) attached = g_idle_source_new ();
   g_autoptr(GError) error = NULL;
   GasyncFuture *future;
+  GasyncFuture *refused;
 
   g_source_attach (attached, fixture->context);
 
@@ -271,10 +272,24 @@ test_for_source_invalid (Fixture       *fixture,
   future = gasync_future_new_for_source (attached);
   g_test_assert_expected_messages ();
 
-  /* A rejected future, never NULL. */
+  /* A rejected future, never NULL, naming the failed check. */
   g_assert_false (gasync_future_propagate_error (future, &error));
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_assert_error (error, GASYNC_ERROR, GASYNC_ERROR_FAILED);
+  g_assert_cmpstr (error->message, ==,
+                   "gasync_future_new_for_source: "
+                   "assertion 'g_source_get_context (source) == NULL' failed");
   g_source_destroy (attached);
+
+  /* Destroyed, or none at all. */
+  g_test_expect_message (LIBRARY_DOMAIN, G_LOG_LEVEL_CRITICAL, "*!g_source_is_destroyed*");
+  refused = gasync_future_new_for_source (attached);
+  g_test_assert_expected_messages ();
+  assert_refused (refused, "gasync_future_new_for_source");
+
+  g_test_expect_message (LIBRARY_DOMAIN, G_LOG_LEVEL_CRITICAL, "*source != NULL*");
+  refused = gasync_future_new_for_source (NULL);
+  g_test_assert_expected_messages ();
+  assert_refused (refused, "gasync_future_new_for_source");
 
   drain (fixture->context);
   g_assert_finalize_object (future);
@@ -545,18 +560,26 @@ static void
 test_unix_signal_invalid (Fixture       *fixture,
                           gconstpointer  data)
 {
-  g_autoptr(GError) error = NULL;
   GasyncFuture *future;
 
   g_test_expect_message (LIBRARY_DOMAIN, G_LOG_LEVEL_CRITICAL, "*is_supported_signal*");
   future = gasync_unix_signal (SIGKILL);
   g_test_assert_expected_messages ();
 
-  g_assert_false (gasync_future_propagate_error (future, &error));
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  assert_refused (future, "gasync_unix_signal");
+
+  /* The other Unix sources, given what cannot be watched. */
+  g_test_expect_message (LIBRARY_DOMAIN, G_LOG_LEVEL_CRITICAL, "*fd >= 0*");
+  future = gasync_fd_ready (-1, G_IO_IN);
+  g_test_assert_expected_messages ();
+  assert_refused (future, "gasync_fd_ready");
+
+  g_test_expect_message (LIBRARY_DOMAIN, G_LOG_LEVEL_CRITICAL, "*pid > 0*");
+  future = gasync_child_exited (0);
+  g_test_assert_expected_messages ();
+  assert_refused (future, "gasync_child_exited");
 
   drain (fixture->context);
-  g_assert_finalize_object (future);
 }
 
 int

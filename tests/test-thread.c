@@ -692,6 +692,20 @@ test_many (Fixture       *fixture,
     assert_finalize_future (fixture->context, futures[i]);
 }
 
+/* No function: a critical, and a future rejected with GASYNC_ERROR_FAILED
+ * rather than NULL. */
+static void
+test_misuse (Fixture       *fixture,
+             gconstpointer  data)
+{
+  GasyncFuture *refused;
+
+  g_test_expect_message (LIBRARY_DOMAIN, G_LOG_LEVEL_CRITICAL, "*assertion*func != NULL*failed*");
+  refused = gasync_run_in_thread (NULL, NULL, NULL);
+  g_test_assert_expected_messages ();
+  assert_refused (refused, "gasync_run_in_thread");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -707,6 +721,7 @@ main (int argc, char **argv)
   ADD ("/Gasync/Thread/main-loop-responsive", test_main_loop_responsive);
   ADD ("/Gasync/Thread/coroutine-cancel", test_coroutine_cancel);
   ADD ("/Gasync/Thread/many", test_many);
+  ADD ("/Gasync/Thread/misuse", test_misuse);
 
   return g_test_run ();
 }
