@@ -1053,16 +1053,22 @@ gasync_future_class_set_reclaim_func (GasyncFutureClass       *klass,
 void
 gasync_future_abandon (GasyncFuture *self)
 {
+  GasyncFuturePrivate *priv = PRIV (self);
   GasyncFutureReclaimFunc reclaim;
+
+  /* A rejection that comes in just before the consumer gave up, or that
+   * wins the race against the cancellation below (a producer on another
+   * thread settling between the request and the settle it leads to), or
+   * that ends a subclass whose cancellation completes later, is dropped by
+   * the cancellation, not by neglect: it must not warn that it was never
+   * retrieved. */
+  g_mutex_lock (&priv->lock);
+  priv->error_retrieved = TRUE;
+  g_mutex_unlock (&priv->lock);
 
   if (gasync_future_cancel (self))
     return;
-  /* A rejection that came in just before the consumer gave up was dropped
-   * by the cancellation, not by neglect: it must not warn that it was
-   * never retrieved. */
-  if (load_state (PRIV (self)) == GASYNC_FUTURE_STATE_REJECTED)
-    gasync_future_propagate_error (self, NULL);
-  if (load_state (PRIV (self)) != GASYNC_FUTURE_STATE_RESOLVED)
+  if (load_state (priv) != GASYNC_FUTURE_STATE_RESOLVED)
     return;
 
   reclaim = (GasyncFutureReclaimFunc) g_type_get_qdata (G_OBJECT_TYPE (self), reclaim_quark ());

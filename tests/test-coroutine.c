@@ -1100,6 +1100,60 @@ test_recycle (Fixture       *fixture,
   }
 }
 
+static gboolean
+stubborn_body (gpointer   user_data,
+               GValue    *result,
+               GError   **error)
+{
+  GasyncFuture *gate = user_data;
+  GError *local_error = NULL;
+
+  /* Cancelled at this await, the body fails with an error of its own
+   * rather than G_IO_ERROR_CANCELLED: the coroutine ends REJECTED after
+   * its consumer gave up on it. */
+  if (gasync_await (g_object_ref (gate), &local_error))
+    return TRUE;
+  g_clear_error (&local_error);
+  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED, "cleanup failed");
+  return FALSE;
+}
+
+static gboolean
+abandoning_body (gpointer   user_data,
+                 GValue    *result,
+                 GError   **error)
+{
+  GasyncCoroutine **inner = user_data;
+
+  return gasync_await (GASYNC_FUTURE (g_object_ref (*inner)), error);
+}
+
+/* A future its consumer abandoned (the awaiting coroutine was cancelled)
+ * that ends rejected afterwards was not neglected: no "never retrieved"
+ * warning when it is finalized.  (Warnings are fatal in tests.) */
+static void
+test_abandoned_rejection (Fixture       *fixture,
+                          gconstpointer  data)
+{
+  GasyncFuture *gate = gasync_future_new ();
+  GasyncCoroutine *inner, *outer;
+
+  inner = gasync_coroutine_spawn ("stubborn", stubborn_body, gate, NULL);
+  outer = gasync_coroutine_spawn ("abandoning", abandoning_body, &inner, NULL);
+  drain (fixture->context);
+  g_assert_true (gasync_future_cancel (GASYNC_FUTURE (outer)));
+  run_until_done (fixture->context, GASYNC_FUTURE (outer));
+  run_until_done (fixture->context, GASYNC_FUTURE (inner));
+
+  g_assert_true (gasync_future_is_cancelled (GASYNC_FUTURE (outer)));
+  g_assert_cmpint (gasync_future_get_state (GASYNC_FUTURE (inner)), ==,
+                   GASYNC_FUTURE_STATE_REJECTED);
+  drain (fixture->context);
+  g_assert_finalize_object (outer);
+  g_assert_finalize_object (inner);
+  g_assert_finalize_object (gate);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1110,6 +1164,7 @@ main (int argc, char **argv)
 
   ADD ("/Gasync/Coroutine/await-basic", test_await_basic, NULL);
   ADD ("/Gasync/Coroutine/recycle", test_recycle, NULL);
+  ADD ("/Gasync/Coroutine/abandoned-rejection", test_abandoned_rejection, NULL);
   ADD ("/Gasync/Coroutine/outcomes", test_outcomes, NULL);
   ADD ("/Gasync/Coroutine/await-outside", test_await_outside, NULL);
   ADD ("/Gasync/Coroutine/wait-inside", test_wait_inside, NULL);

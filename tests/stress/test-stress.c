@@ -706,8 +706,10 @@ typedef struct
 {
   Producers   producers;
   GMutex      lock;
-  /* The batch the canceller works on; guarded by lock. */
+  /* The batch the canceller works on, and whether it is cancelling one of
+   * its scopes right now; guarded by lock. */
   GPtrArray  *batch;
+  gboolean    cancelling;
   GThread    *canceller;
   int         stop_canceller;
 
@@ -850,7 +852,10 @@ scope_canceller_thread (gpointer data)
           ScopeEntry *entry = g_ptr_array_index (ss->batch, g_rand_int_range (rand, 0, ss->batch->len));
 
           if (g_atomic_int_compare_and_exchange (&entry->cancelled_by_thread, FALSE, TRUE))
-            scope = g_object_ref (entry->scope);
+            {
+              scope = g_object_ref (entry->scope);
+              ss->cancelling = TRUE;
+            }
         }
       g_mutex_unlock (&ss->lock);
 
@@ -859,6 +864,9 @@ scope_canceller_thread (gpointer data)
           gasync_scope_cancel (scope);
           g_atomic_int_inc (&ss->thread_cancels);
           g_object_unref (scope);
+          g_mutex_lock (&ss->lock);
+          ss->cancelling = FALSE;
+          g_mutex_unlock (&ss->lock);
         }
       g_usleep (g_rand_int_range (rand, 5, 100));
     }
@@ -949,9 +957,18 @@ run_scope_batch (GMainContext *context,
         }
     }
 
-  g_mutex_lock (&ss->lock);
-  ss->batch = NULL;
-  g_mutex_unlock (&ss->lock);
+  /* The canceller may still be inside gasync_scope_cancel() on a scope of
+   * this batch, between cancelling a parent and its children: the checks
+   * below start once it has let go of the batch. */
+  for (gboolean busy = TRUE; busy;)
+    {
+      g_mutex_lock (&ss->lock);
+      ss->batch = NULL;
+      busy = ss->cancelling;
+      g_mutex_unlock (&ss->lock);
+      if (busy)
+        g_usleep (50);
+    }
 
   for (guint i = 0; i < batch->len; i++)
     {
