@@ -1154,6 +1154,63 @@ test_abandoned_rejection (Fixture       *fixture,
   g_assert_finalize_object (gate);
 }
 
+#define N_GATED 1000
+
+typedef struct
+{
+  GasyncFuture *gate;
+  int           ran;
+} Gated;
+
+static gboolean
+gated_body (gpointer   user_data,
+            GValue    *result,
+            GError   **error)
+{
+  Gated *gated = user_data;
+
+  if (!gasync_await (g_object_ref (gated->gate), error))
+    return FALSE;
+  gated->ran++;
+  return TRUE;
+}
+
+/* The delivery of a future a thousand coroutines await wakes the first
+ * inline and queues the others, so the steps a dispatch runs stay within
+ * its budget: a burst of wake-ups cannot hold the main loop. */
+static void
+test_inline_wake_budget (Fixture       *fixture,
+                         gconstpointer  data)
+{
+  Gated gated = { gasync_future_new (), 0 };
+  GPtrArray *coroutines = g_ptr_array_new_with_free_func (g_object_unref);
+  int iterations = 0, max_per_iteration = 0;
+
+  for (int i = 0; i < N_GATED; i++)
+    g_ptr_array_add (coroutines, gasync_coroutine_spawn ("gated", gated_body, &gated, NULL));
+  drain (fixture->context);
+  g_assert_cmpint (gated.ran, ==, 0);
+
+  gasync_future_resolve_void (gated.gate);
+  while (gated.ran < N_GATED && iterations < 10 * N_GATED)
+    {
+      int before = gated.ran;
+
+      g_main_context_iteration (fixture->context, FALSE);
+      iterations++;
+      max_per_iteration = MAX (max_per_iteration, gated.ran - before);
+    }
+
+  g_assert_cmpint (gated.ran, ==, N_GATED);
+  /* 64 items per dispatch; the delivery, one of them, ran one step. */
+  g_assert_cmpint (max_per_iteration, <=, 64);
+  g_assert_cmpint (iterations, >=, N_GATED / 64);
+
+  drain (fixture->context);
+  g_ptr_array_unref (coroutines);
+  g_assert_finalize_object (gated.gate);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1165,6 +1222,7 @@ main (int argc, char **argv)
   ADD ("/Gasync/Coroutine/await-basic", test_await_basic, NULL);
   ADD ("/Gasync/Coroutine/recycle", test_recycle, NULL);
   ADD ("/Gasync/Coroutine/abandoned-rejection", test_abandoned_rejection, NULL);
+  ADD ("/Gasync/Coroutine/inline-wake-budget", test_inline_wake_budget, NULL);
   ADD ("/Gasync/Coroutine/outcomes", test_outcomes, NULL);
   ADD ("/Gasync/Coroutine/await-outside", test_await_outside, NULL);
   ADD ("/Gasync/Coroutine/wait-inside", test_wait_inside, NULL);
