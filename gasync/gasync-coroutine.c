@@ -56,9 +56,10 @@
  * allowed from any thread. Ready coroutines run in FIFO order, within a
  * budget per dispatch (64 steps or 1 ms) after which the main loop gets to
  * run other sources for one iteration; a coroutine woken by the delivery
- * of the future it awaits runs in that delivery's turn. [func@yield] puts the coroutine at
- * the back of a low-priority backlog (`G_PRIORITY_DEFAULT_IDLE`), so a
- * coroutine that yields in a loop never delays GTK's drawing.
+ * of the future it awaits runs in that delivery's turn. [func@yield] puts
+ * the coroutine at the back of a low-priority backlog
+ * (`G_PRIORITY_DEFAULT_IDLE`), so a coroutine that yields in a loop never
+ * delays GTK's drawing.
  *
  * ## Cancellation
  *

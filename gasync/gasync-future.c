@@ -270,19 +270,19 @@ gasync_future_finalize (GObject *object)
 
 /*
  * Recycling.  On GLib 2.74 a GObject's construction and final unref cost
- * about 2,800 instructions, most of it in GObject itself (qdata and bit
- * locks, the notify queue, signal-handler teardown), where a whole await
- * round trip costs a few hundred.  So a plain future whose last reference
- * gasync itself drops, and that nothing outside gasync can still observe,
- * goes to a small per-thread pool instead, and gasync_future_new() takes
- * it from there.
+ * about 2,500 instructions, all of it in GObject itself (qdata and bit
+ * locks, the notify queue, signal-handler teardown): more than gasync's
+ * own work in an await round trip.  So a plain future or a finished
+ * coroutine whose last reference gasync itself drops, and that nothing
+ * outside gasync can still observe, goes to a small per-thread pool
+ * instead, and gasync_future_new() and the spawn functions take it from
+ * there.
  *
  * "Nothing can observe it" is checked, not assumed: the future has no
  * qdata at all (so no weak references, GWeakRefs, toggle references,
  * bindings, closures watching it, language wrappers or user data), no
  * cancellable and no callbacks left; its signal handlers are destroyed as
- * GObject would.  Coroutines are recycled too, once finished; no other
- * subclass is.  GASYNC_DEBUG=no-recycle
+ * GObject would.  No other subclass is recycled.  GASYNC_DEBUG=no-recycle
  * turns this off, so that memory checkers see every future's end.
  */
 #define POOL_SIZE 128
