@@ -724,8 +724,7 @@ collect_valist (GasyncFuture *first,
  * 100,000 of them, a pass over their memory costs more in cache misses than
  * the work done in it.  Warns like g_return_val_if_fail() on behalf of
  * @caller and returns NULL if one is not a future; @caller then returns
- * gasync_future_new_for_failed_check() for ARRAY_CHECK, as
- * gasync_return_rejected_if_fail() would.
+ * refused() for ARRAY_CHECK, as return_refused_if_fail() would.
  */
 static GPtrArray *
 collect_array (GasyncFuture **futures,
@@ -758,6 +757,41 @@ combine (Kind            kind,
   return GASYNC_FUTURE (self);
 }
 
+/*
+ * The refusal of a call here on a failed precondition: a combinator, as
+ * each of these calls is documented to return (callers may cast it),
+ * already rejected with GASYNC_ERROR_FAILED and the message of the
+ * critical, as gasync_return_rejected_if_fail() does for other calls.
+ */
+static GasyncFuture *
+refused (const char *strfunc,
+         const char *expression)
+{
+  GasyncCombinator *self = combinator_new (KIND_RACE, GASYNC_WAIT_ALL_COMPLETED,
+                                           g_ptr_array_new_with_free_func (g_object_unref));
+  GasyncCombinator *owner;
+
+  g_mutex_lock (&self->core->lock);
+  owner = finish_locked (self->core);
+  gasync_future_take_error (GASYNC_FUTURE (self),
+                            g_error_new (GASYNC_ERROR, GASYNC_ERROR_FAILED,
+                                         "%s: assertion '%s' failed", strfunc, expression));
+  g_clear_object (&owner);
+  return GASYNC_FUTURE (self);
+}
+
+/* gasync_return_rejected_if_fail(), with a combinator as the refusal. */
+#define return_refused_if_fail(expr)                                         \
+  G_STMT_START {                                                             \
+    if (G_LIKELY (expr))                                                     \
+      { }                                                                    \
+    else                                                                     \
+      {                                                                      \
+        g_return_if_fail_warning (G_LOG_DOMAIN, G_STRFUNC, #expr);           \
+        return refused (G_STRFUNC, #expr);                                   \
+      }                                                                      \
+  } G_STMT_END
+
 #define DEFINE_VARIADIC(name, kind)                                          \
 GasyncFuture *                                                               \
 gasync_##name (GasyncFuture *first,                                          \
@@ -780,10 +814,10 @@ gasync_##name##v (GasyncFuture **futures,                                    \
 {                                                                            \
   GPtrArray *children;                                                       \
                                                                              \
-  gasync_return_rejected_if_fail (n_futures == 0 || futures != NULL);        \
+  return_refused_if_fail (n_futures == 0 || futures != NULL);                \
                                                                              \
   if (!(children = collect_array (futures, n_futures, G_STRFUNC)))           \
-    return gasync_future_new_for_failed_check (G_STRFUNC, ARRAY_CHECK);      \
+    return refused (G_STRFUNC, ARRAY_CHECK);                                 \
   return combine (kind, GASYNC_WAIT_ALL_COMPLETED, children);                \
 }
 
@@ -924,7 +958,7 @@ gasync_wait (GasyncWaitMode  mode,
   if (mode > GASYNC_WAIT_ALL_COMPLETED)
     {
       g_ptr_array_unref (children);
-      gasync_return_rejected_if_fail (mode <= GASYNC_WAIT_ALL_COMPLETED);
+      return_refused_if_fail (mode <= GASYNC_WAIT_ALL_COMPLETED);
     }
 
   return combine (KIND_WAIT, mode, children);
@@ -947,11 +981,11 @@ gasync_waitv (GasyncWaitMode   mode,
 {
   GPtrArray *children;
 
-  gasync_return_rejected_if_fail (mode <= GASYNC_WAIT_ALL_COMPLETED);
-  gasync_return_rejected_if_fail (n_futures == 0 || futures != NULL);
+  return_refused_if_fail (mode <= GASYNC_WAIT_ALL_COMPLETED);
+  return_refused_if_fail (n_futures == 0 || futures != NULL);
 
   if (!(children = collect_array (futures, n_futures, G_STRFUNC)))
-    return gasync_future_new_for_failed_check (G_STRFUNC, ARRAY_CHECK);
+    return refused (G_STRFUNC, ARRAY_CHECK);
   return combine (KIND_WAIT, mode, children);
 }
 
@@ -982,7 +1016,7 @@ gasync_with_timeout (GasyncFuture *future,
   GasyncCombinator *self;
   GSource *timer;
 
-  gasync_return_rejected_if_fail (GASYNC_IS_FUTURE (future));
+  return_refused_if_fail (GASYNC_IS_FUTURE (future));
 
   self = combinator_new (KIND_TIMEOUT, GASYNC_WAIT_ALL_COMPLETED, single (future));
 
@@ -1009,7 +1043,7 @@ gasync_with_timeout (GasyncFuture *future,
 GasyncFuture *
 gasync_shield (GasyncFuture *future)
 {
-  gasync_return_rejected_if_fail (GASYNC_IS_FUTURE (future));
+  return_refused_if_fail (GASYNC_IS_FUTURE (future));
 
   return combine (KIND_SHIELD, GASYNC_WAIT_ALL_COMPLETED, single (future));
 }
@@ -1054,8 +1088,8 @@ gasync_then (GasyncFuture   *future,
              gpointer        user_data,
              GDestroyNotify  destroy)
 {
-  gasync_return_rejected_if_fail (GASYNC_IS_FUTURE (future));
-  gasync_return_rejected_if_fail (func != NULL);
+  return_refused_if_fail (GASYNC_IS_FUTURE (future));
+  return_refused_if_fail (func != NULL);
 
   return continuation (KIND_THEN, future, func, user_data, destroy);
 }
@@ -1080,8 +1114,8 @@ gasync_catch (GasyncFuture   *future,
               gpointer        user_data,
               GDestroyNotify  destroy)
 {
-  gasync_return_rejected_if_fail (GASYNC_IS_FUTURE (future));
-  gasync_return_rejected_if_fail (func != NULL);
+  return_refused_if_fail (GASYNC_IS_FUTURE (future));
+  return_refused_if_fail (func != NULL);
 
   return continuation (KIND_CATCH, future, func, user_data, destroy);
 }
@@ -1106,8 +1140,8 @@ gasync_finally (GasyncFuture   *future,
                 gpointer        user_data,
                 GDestroyNotify  destroy)
 {
-  gasync_return_rejected_if_fail (GASYNC_IS_FUTURE (future));
-  gasync_return_rejected_if_fail (func != NULL);
+  return_refused_if_fail (GASYNC_IS_FUTURE (future));
+  return_refused_if_fail (func != NULL);
 
   return continuation (KIND_FINALLY, future, func, user_data, destroy);
 }

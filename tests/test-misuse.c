@@ -349,6 +349,24 @@ test_combinators_null (Fixture       *fixture,
   for (guint i = 0; i < G_N_ELEMENTS (arrays); i++)
     EXPECT_REFUSED (arrays[i] (NULL, 2), "gasync_*v");
 
+  /* A refusal is a combinator too, as these calls are documented to
+   * return: a caller may cast it. */
+  {
+    GasyncFuture *refused;
+
+    g_test_expect_message ("Gasync", G_LOG_LEVEL_CRITICAL, "*assertion*failed*");
+    refused = gasync_shield (NULL);
+    g_test_assert_expected_messages ();
+    g_assert_true (GASYNC_IS_COMBINATOR (refused));
+    assert_refused (refused, "gasync_shield");
+
+    g_test_expect_message ("Gasync", G_LOG_LEVEL_CRITICAL, "*assertion*failed*");
+    refused = gasync_waitv ((GasyncWaitMode) 42, NULL, 0);
+    g_test_assert_expected_messages ();
+    g_assert_true (GASYNC_IS_COMBINATOR (refused));
+    assert_refused (refused, "gasync_waitv");
+  }
+
   EXPECT_REFUSED (gasync_with_timeout (NULL, 10), "gasync_with_timeout");
   EXPECT_REFUSED (gasync_shield (NULL), "gasync_shield");
   EXPECT_REFUSED (gasync_then (NULL, never_then, NULL, NULL), "gasync_then");
