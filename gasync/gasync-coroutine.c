@@ -266,17 +266,18 @@ wake_cb (GasyncFuture *future,
          gpointer      user_data)
 {
   GasyncCoroutine *self = user_data;
+  gboolean elsewhere = wakes_from_elsewhere (self, future);
 
   /* A wake for a future the coroutine no longer waits for (it was
    * cancelled out of that await) is stale. */
   if (g_atomic_pointer_get (&self->awaiting) != future)
     {
-      if (wakes_from_elsewhere (self, future))
+      if (elsewhere)
         g_object_unref (self);
       return;
     }
 
-  if (wakes_from_elsewhere (self, future))
+  if (elsewhere)
     {
       queue_resume (self, self->lane);
       g_object_unref (self);

@@ -401,21 +401,31 @@ gasync_future_release (GasyncFuture *self)
     pool->futures[pool->n_futures++] = self;
 }
 
-/* A recycled coroutine for gasync's coroutine constructor, owned by the
- * thread-default context; NULL if the pool has none. */
+/* A recycled future, or coroutine, owned by the thread-default context as
+ * a new one would be; NULL if the thread's pool has none. */
+static GasyncFuture *
+pool_take (gboolean coroutine)
+{
+  FuturePool *pool = future_pool;
+  GasyncFuture *self;
+
+  if (pool == NULL)
+    return NULL;
+  if (coroutine)
+    self = pool->n_coroutines > 0 ? (GasyncFuture *) pool->coroutines[--pool->n_coroutines] : NULL;
+  else
+    self = pool->n_futures > 0 ? pool->futures[--pool->n_futures] : NULL;
+
+  if (self != NULL)
+    PRIV (self)->scheduler =
+      gasync_scheduler_get_for_context (g_main_context_ref_thread_default ());
+  return self;
+}
+
 GasyncCoroutine *
 gasync_future_pool_take_coroutine (void)
 {
-  FuturePool *pool = future_pool;
-  GasyncCoroutine *self;
-
-  if (pool == NULL || pool->n_coroutines == 0)
-    return NULL;
-
-  self = pool->coroutines[--pool->n_coroutines];
-  PRIV ((GasyncFuture *) self)->scheduler =
-    gasync_scheduler_get_for_context (g_main_context_ref_thread_default ());
-  return self;
+  return (GasyncCoroutine *) pool_take (TRUE);
 }
 
 static void
@@ -619,17 +629,10 @@ gasync_future_init (GasyncFuture *self)
 static inline GasyncFuture *
 future_new (void)
 {
-  FuturePool *pool = future_pool;
+  GasyncFuture *self = pool_take (FALSE);
 
-  if (pool != NULL && pool->n_futures > 0)
-    {
-      GasyncFuture *self = pool->futures[--pool->n_futures];
-
-      PRIV (self)->scheduler =
-        gasync_scheduler_get_for_context (g_main_context_ref_thread_default ());
-      return self;
-    }
-
+  if (self != NULL)
+    return self;
   return (GasyncFuture *) g_object_new_with_properties (GASYNC_TYPE_FUTURE, 0, NULL, NULL);
 }
 

@@ -16,7 +16,6 @@ import subprocess
 import sys
 import threading
 import types
-import unittest
 import weakref
 
 import gi
@@ -27,27 +26,14 @@ gi.require_version('Gio', '2.0')
 gi.require_version('Gasync', '1')
 from gi.repository import GLib, GObject, Gio, Gasync  # noqa: E402
 
+import gasynctest  # noqa: E402
 import taptest  # noqa: E402
+from gasynctest import Finalized, drain, later  # noqa: E402
 
 State = Gasync.FutureState
 IO_ERROR = Gio.io_error_quark()
 CANCELLED = Gio.IOErrorEnum.CANCELLED
 WATCHDOG_MS = 5000
-
-
-def later(ms, func, *args):
-    """Calls func(*args) from a GLib timeout on the default context."""
-    def on_timeout():
-        func(*args)
-        return GLib.SOURCE_REMOVE
-    return GLib.timeout_add(ms, on_timeout)
-
-
-def drain(context=None):
-    context = context or GLib.MainContext.default()
-    idle = 0
-    while idle < 2:
-        idle = 0 if context.iteration(False) else idle + 1
 
 
 def collect():
@@ -56,44 +42,14 @@ def collect():
         drain()
 
 
-class Finalized:
-    """Records the finalization of a GObject (not just of its wrapper)."""
-
-    def __init__(self, obj):
-        self.done = False
-        self.ref = obj.weak_ref(self._on_finalized)
-
-    def _on_finalized(self, *args):
-        self.done = True
-
-
 @types.coroutine
 def pass_turn():
     """A bare yield, as asyncio.sleep(0) does."""
     yield
 
 
-class BindingTestCase(unittest.TestCase):
-    def tearDown(self):
-        drain()
-
-    def run_future(self, awaitable):
-        """Gasync.run() under a watchdog that cancels instead of hanging."""
-        future = Gasync.ensure_future(awaitable)
-        timed_out = []
-
-        def on_watchdog():
-            timed_out.append(True)
-            future.cancel()
-            return GLib.SOURCE_REMOVE
-
-        watchdog = GLib.timeout_add(WATCHDOG_MS, on_watchdog)
-        try:
-            return Gasync.run(future)
-        finally:
-            if not timed_out:
-                GLib.source_remove(watchdog)
-            self.assertFalse(timed_out, 'timed out')
+class BindingTestCase(gasynctest.TestCase):
+    WATCHDOG_MS = WATCHDOG_MS
 
     def assertGError(self, error, domain, code, message=None):
         self.assertIsInstance(error, GLib.Error)

@@ -13,15 +13,9 @@ gi.require_version('GLib', '2.0')
 from gi.repository import GLib, Gio, Gasync  # noqa: E402
 
 import taptest  # noqa: E402
+from gasynctest import later  # noqa: E402
 
 IO_ERROR = GLib.quark_to_string(Gio.io_error_quark())
-
-
-def later(ms, func, *args):
-    def on_timeout():
-        func(*args)
-        return GLib.SOURCE_REMOVE
-    return GLib.timeout_add(ms, on_timeout)
 
 
 def resolved_later(ms, value):

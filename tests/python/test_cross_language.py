@@ -11,7 +11,6 @@ override's folder on PYTHONPATH; prints TAP.
 
 import gc
 import sys
-import unittest
 
 import gi
 
@@ -21,26 +20,14 @@ gi.require_version('Gasync', '1')
 gi.require_version('GasyncTest', '1')
 from gi.repository import GLib, Gio, Gasync, GasyncTest  # noqa: E402
 
+import gasynctest  # noqa: E402
 import taptest  # noqa: E402
+from gasynctest import Finalized, drain, iterate_until, later  # noqa: E402
 
 State = Gasync.FutureState
 IO_ERROR = Gio.io_error_quark()
 CANCELLED = Gio.IOErrorEnum.CANCELLED
 WATCHDOG_MS = 5000
-
-
-def later(ms, func, *args):
-    def on_timeout():
-        func(*args)
-        return GLib.SOURCE_REMOVE
-    return GLib.timeout_add(ms, on_timeout)
-
-
-def drain():
-    context = GLib.MainContext.default()
-    idle = 0
-    while idle < 2:
-        idle = 0 if context.iteration(False) else idle + 1
 
 
 def delayed_int(ms, value):
@@ -49,44 +36,8 @@ def delayed_int(ms, value):
     return future
 
 
-def iterate_until(predicate):
-    deadline = GLib.get_monotonic_time() + WATCHDOG_MS * 1000
-    context = GLib.MainContext.default()
-    while not predicate():
-        if GLib.get_monotonic_time() > deadline:
-            raise AssertionError('timed out')
-        context.iteration(True)
-
-
-class Finalized:
-    def __init__(self, obj):
-        self.done = False
-        self.ref = obj.weak_ref(self._on_finalized)
-
-    def _on_finalized(self, *args):
-        self.done = True
-
-
-class CrossLanguageTestCase(unittest.TestCase):
-    def tearDown(self):
-        drain()
-
-    def run_future(self, awaitable):
-        future = Gasync.ensure_future(awaitable)
-        timed_out = []
-
-        def on_watchdog():
-            timed_out.append(True)
-            future.cancel()
-            return GLib.SOURCE_REMOVE
-
-        watchdog = GLib.timeout_add(WATCHDOG_MS, on_watchdog)
-        try:
-            return Gasync.run(future)
-        finally:
-            if not timed_out:
-                GLib.source_remove(watchdog)
-            self.assertFalse(timed_out, 'timed out')
+class CrossLanguageTestCase(gasynctest.TestCase):
+    WATCHDOG_MS = WATCHDOG_MS
 
     def assertStackless(self):
         self.assertFalse(GasyncTest.on_coroutine_stack(),
@@ -305,7 +256,7 @@ class CancellationTests(CrossLanguageTestCase):
         py = Gasync.spawn(python_side(), name='python-side')
         c = GasyncTest.await_recorded(py, recorder)
         later(2, c.cancel)
-        iterate_until(lambda: c.is_done() and py.is_done())
+        iterate_until(lambda: c.is_done() and py.is_done(), WATCHDOG_MS)
 
         self.assertEqual(seen, [('raised at the await', False), 'finally'])
         self.assertEqual(py.get_state(), State.CANCELLED)
@@ -373,7 +324,7 @@ class CancellationTests(CrossLanguageTestCase):
 
         top = Gasync.spawn(outer())
         later(2, top.cancel)
-        iterate_until(lambda: top.is_done() and pending.is_done() and len(seen) == 2)
+        iterate_until(lambda: top.is_done() and pending.is_done() and len(seen) == 2, WATCHDOG_MS)
         self.assertEqual(sorted(seen), ['inner', 'outer'])
         self.assertEqual(top.get_state(), State.CANCELLED)
         self.assertEqual(pending.get_state(), State.CANCELLED)
@@ -396,7 +347,7 @@ class CancellationTests(CrossLanguageTestCase):
         watcher.watch_cancellable(py.get_cancellable())
         c = GasyncTest.await_recorded(py, GasyncTest.Recorder.new())
         later(2, c.cancel)
-        iterate_until(lambda: c.is_done() and py.is_done())
+        iterate_until(lambda: c.is_done() and py.is_done(), WATCHDOG_MS)
         self.assertEqual(watcher.dup_events(), ['cancellable:off-coroutine-stack'])
 
     def test_cancellable_cancelled_by_c_body_off_stack(self):
@@ -415,7 +366,7 @@ class CancellationTests(CrossLanguageTestCase):
         c = GasyncTest.sleep_until_cancelled(1, GasyncTest.Recorder.new())
         watcher.watch_cancellable(c.get_cancellable())
         later(2, c.cancel)
-        iterate_until(c.is_done)
+        iterate_until(c.is_done, WATCHDOG_MS)
         self.assertEqual(watcher.dup_events(), ['cancellable:off-coroutine-stack'])
 
     def test_cancelled_before_c_starts(self):
@@ -423,7 +374,7 @@ class CancellationTests(CrossLanguageTestCase):
         pending = Gasync.Future.new()
         c = GasyncTest.await_recorded(pending, recorder)
         self.assertTrue(c.cancel())
-        iterate_until(c.is_done)
+        iterate_until(c.is_done, WATCHDOG_MS)
         self.assertEqual(c.get_state(), State.CANCELLED)
         self.assertEqual(pending.get_state(), State.CANCELLED)
         self.assertEqual(recorder.dup_events()[:2],
@@ -458,7 +409,7 @@ class LifetimeTests(CrossLanguageTestCase):
         c = GasyncTest.await_recorded(py, recorder)
         py_finalized, c_finalized = Finalized(py), Finalized(c)
         later(1, c.cancel)
-        iterate_until(lambda: c.is_done() and py.is_done())
+        iterate_until(lambda: c.is_done() and py.is_done(), WATCHDOG_MS)
         del py, c
         for _ in range(3):
             gc.collect()

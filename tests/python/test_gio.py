@@ -22,16 +22,10 @@ gi.require_version('Gasync', '1')
 from gi.repository import GLib, Gio, Gasync  # noqa: E402
 
 import taptest  # noqa: E402
+from gasynctest import drain  # noqa: E402
 
 WATCHDOG_MS = 20000
 Flags = Gio.SubprocessFlags
-
-
-def drain():
-    context = GLib.MainContext.default()
-    idle = 0
-    while idle < 2:
-        idle = 0 if context.iteration(False) else idle + 1
 
 
 class GioTestCase(unittest.TestCase):

@@ -11,7 +11,6 @@ main context.
 import sys
 import threading
 import time
-import unittest
 
 import gi
 
@@ -21,40 +20,15 @@ gi.require_version('Gio', '2.0')
 gi.require_version('Gasync', '1')
 from gi.repository import GLib, GObject, Gio, Gasync  # noqa: E402
 
+import gasynctest  # noqa: E402
 import taptest  # noqa: E402
 
 State = Gasync.FutureState
 WATCHDOG_MS = 10000
 
 
-def drain(context=None):
-    context = context or GLib.MainContext.default()
-    idle = 0
-    while idle < 2:
-        idle = 0 if context.iteration(False) else idle + 1
-
-
-class PrimitivesTestCase(unittest.TestCase):
-    def tearDown(self):
-        drain()
-
-    def run_future(self, awaitable):
-        """Gasync.run() under a watchdog that cancels instead of hanging."""
-        future = Gasync.ensure_future(awaitable)
-        timed_out = []
-
-        def on_watchdog():
-            timed_out.append(True)
-            future.cancel()
-            return GLib.SOURCE_REMOVE
-
-        watchdog = GLib.timeout_add(WATCHDOG_MS, on_watchdog)
-        try:
-            return Gasync.run(future)
-        finally:
-            if not timed_out:
-                GLib.source_remove(watchdog)
-            self.assertFalse(timed_out, 'timed out')
+class PrimitivesTestCase(gasynctest.TestCase):
+    WATCHDOG_MS = WATCHDOG_MS
 
     def assertGError(self, error, domain, code):
         self.assertIsInstance(error, GLib.Error)
