@@ -152,6 +152,15 @@ gpointer gasync_future_steal_pointer    (GasyncFuture       *self,
 void     gasync_future_release         (GasyncFuture       *self);
 /* A recycled coroutine owned by the thread-default context, or NULL. */
 GasyncCoroutine *gasync_future_pool_take_coroutine (void);
+/* How many coroutines (or plain futures) the calling thread's recycling
+ * pool holds (for tests). */
+guint    gasync_future_pool_get_size    (gboolean            coroutines);
+/* Whether the calling thread's recycling pool was drawn from or grew since
+ * the last call. */
+gboolean gasync_future_pool_take_used   (void);
+/* Finalizes up to @max of what the calling thread's pool holds beyond its
+ * resting size; TRUE if some is left. */
+gboolean gasync_future_pool_trim        (guint               max);
 /* For gasync_future_release(): readies a coroutine whose last reference
  * goes for reuse; FALSE if it cannot be (it has not finished). */
 gboolean gasync_coroutine_reset         (GasyncCoroutine    *self);

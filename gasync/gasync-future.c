@@ -270,7 +270,7 @@ gasync_future_finalize (GObject *object)
 
 /*
  * Recycling.  On GLib 2.74 a GObject's construction and final unref cost
- * about 2,500 instructions, all of it in GObject itself (qdata and bit
+ * about 3,000 instructions, all of it in GObject itself (qdata and bit
  * locks, the notify queue, signal-handler teardown): more than gasync's
  * own work in an await round trip.  So a plain future or a finished
  * coroutine whose last reference gasync itself drops, and that nothing
@@ -284,26 +284,80 @@ gasync_future_finalize (GObject *object)
  * cancellable and no callbacks left; its signal handlers are destroyed as
  * GObject would.  No other subclass is recycled.  GASYNC_DEBUG=no-recycle
  * turns this off, so that memory checkers see every future's end.
+ *
+ * Size: each kind keeps up to POOL_KEEP objects for as long as the thread
+ * lives.  A thread that is dispatching a scheduler's lane may keep more,
+ * up to POOL_MAX, so that an application that spawns bursts of coroutines
+ * (a coroutine per file of a folder, say) builds its GObjects once; that
+ * scheduler then trims the surplus again once the pool has not been drawn
+ * from for a while, a chunk per main-loop iteration at low priority (see
+ * gasync_scheduler_pool_grew()).  Other threads never grow the pool: no
+ * main loop of theirs is known to trim it.
  */
-#define POOL_SIZE 128
+#define POOL_KEEP 128
+#define POOL_MAX  (1u << 20)
 
 typedef struct
 {
-  guint            n_futures;
-  guint            n_coroutines;
-  GasyncFuture    *futures[POOL_SIZE];
-  GasyncCoroutine *coroutines[POOL_SIZE];
+  gpointer *items;
+  guint     len;
+  guint     size;
+} PoolStack;
+
+typedef struct
+{
+  PoolStack futures;
+  PoolStack coroutines;
+  /* Drawn from or grown since gasync_future_pool_trim() last looked. */
+  gboolean  used;
 } FuturePool;
+
+static void
+pool_stack_push (PoolStack *stack,
+                 gpointer   object)
+{
+  if G_UNLIKELY (stack->len == stack->size)
+    {
+      stack->size = MAX (POOL_KEEP, stack->size * 2);
+      stack->items = g_renew (gpointer, stack->items, stack->size);
+    }
+  stack->items[stack->len++] = object;
+}
+
+/* Finalizes up to @max objects beyond POOL_KEEP; TRUE if some are left. */
+static gboolean
+pool_stack_trim (PoolStack *stack,
+                 guint      keep,
+                 guint     *max)
+{
+  while (stack->len > keep && *max > 0)
+    {
+      g_object_unref (stack->items[--stack->len]);
+      (*max)--;
+    }
+
+  if (stack->len > keep)
+    return TRUE;
+
+  /* Back to its resting size: the array of a burst's pool is large too. */
+  if (stack->size > MAX (keep, POOL_KEEP))
+    {
+      stack->size = MAX (keep, POOL_KEEP);
+      stack->items = g_renew (gpointer, stack->items, stack->size);
+    }
+  return FALSE;
+}
 
 static void
 future_pool_free (gpointer data)
 {
   FuturePool *pool = data;
+  guint all = G_MAXUINT;
 
-  while (pool->n_futures > 0)
-    g_object_unref (pool->futures[--pool->n_futures]);
-  while (pool->n_coroutines > 0)
-    g_object_unref (pool->coroutines[--pool->n_coroutines]);
+  pool_stack_trim (&pool->futures, 0, &all);
+  pool_stack_trim (&pool->coroutines, 0, &all);
+  g_free (pool->futures.items);
+  g_free (pool->coroutines.items);
   g_free (pool);
 }
 
@@ -346,6 +400,7 @@ gasync_future_release (GasyncFuture *self)
   GObject *object = (GObject *) self;
   GasyncFuturePrivate *priv = PRIV (self);
   FuturePool *pool = future_pool;
+  PoolStack *stack;
   GType type;
   gboolean coroutine;
 
@@ -365,10 +420,7 @@ gasync_future_release (GasyncFuture *self)
       priv->cancellable != NULL ||
       priv->callbacks != NULL ||
       g_atomic_int_get (&priv->deliver) != 0 ||
-      (pool != NULL &&
-       (coroutine ? pool->n_coroutines : pool->n_futures) == POOL_SIZE) ||
-      !recycling () ||
-      (coroutine && !gasync_coroutine_reset ((GasyncCoroutine *) self)))
+      !recycling ())
     {
       g_object_unref (self);
       return;
@@ -378,6 +430,26 @@ gasync_future_release (GasyncFuture *self)
     {
       pool = future_pool = g_new0 (FuturePool, 1);
       g_private_set (&future_pool_key, pool);
+    }
+
+  stack = coroutine ? &pool->coroutines : &pool->futures;
+  if (stack->len >= POOL_KEEP)
+    {
+      GasyncScheduler *scheduler = gasync_scheduler_get_dispatching ();
+
+      if (scheduler == NULL || stack->len >= POOL_MAX)
+        {
+          g_object_unref (self);
+          return;
+        }
+      pool->used = TRUE;
+      gasync_scheduler_pool_grew (scheduler);
+    }
+
+  if (coroutine && !gasync_coroutine_reset ((GasyncCoroutine *) self))
+    {
+      g_object_unref (self);
+      return;
     }
 
   g_signal_handlers_destroy (self);
@@ -395,10 +467,7 @@ gasync_future_release (GasyncFuture *self)
   priv->progress = -1.0;
   priv->value_type = G_TYPE_INVALID;
 
-  if (coroutine)
-    pool->coroutines[pool->n_coroutines++] = (GasyncCoroutine *) self;
-  else
-    pool->futures[pool->n_futures++] = self;
+  pool_stack_push (stack, self);
 }
 
 /* A recycled future, or coroutine, owned by the thread-default context as
@@ -407,19 +476,58 @@ static GasyncFuture *
 pool_take (gboolean coroutine)
 {
   FuturePool *pool = future_pool;
+  PoolStack *stack;
   GasyncFuture *self;
 
   if (pool == NULL)
     return NULL;
-  if (coroutine)
-    self = pool->n_coroutines > 0 ? (GasyncFuture *) pool->coroutines[--pool->n_coroutines] : NULL;
-  else
-    self = pool->n_futures > 0 ? pool->futures[--pool->n_futures] : NULL;
+  stack = coroutine ? &pool->coroutines : &pool->futures;
+  if (stack->len == 0)
+    return NULL;
 
-  if (self != NULL)
-    PRIV (self)->scheduler =
-      gasync_scheduler_get_for_context (g_main_context_ref_thread_default ());
+  self = stack->items[--stack->len];
+  pool->used = TRUE;
+  PRIV (self)->scheduler =
+    gasync_scheduler_get_for_context (g_main_context_ref_thread_default ());
   return self;
+}
+
+guint
+gasync_future_pool_get_size (gboolean coroutines)
+{
+  FuturePool *pool = future_pool;
+
+  if (pool == NULL)
+    return 0;
+  return coroutines ? pool->coroutines.len : pool->futures.len;
+}
+
+gboolean
+gasync_future_pool_take_used (void)
+{
+  FuturePool *pool = future_pool;
+  gboolean used;
+
+  if (pool == NULL)
+    return FALSE;
+  used = pool->used;
+  pool->used = FALSE;
+  return used;
+}
+
+gboolean
+gasync_future_pool_trim (guint max)
+{
+  FuturePool *pool = future_pool;
+  gboolean left;
+
+  if (pool == NULL)
+    return FALSE;
+
+  /* Both kinds, whatever the budget left: a stack at rest resizes. */
+  left = pool_stack_trim (&pool->coroutines, POOL_KEEP, &max);
+  left = pool_stack_trim (&pool->futures, POOL_KEEP, &max) || left;
+  return left;
 }
 
 GasyncCoroutine *

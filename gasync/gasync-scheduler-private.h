@@ -67,6 +67,10 @@ GasyncLane      *gasync_scheduler_get_backlog_lane  (GasyncScheduler *self);
 guint64          gasync_scheduler_get_serial        (GasyncScheduler *self);
 gpointer         gasync_scheduler_get_stack_pool    (GasyncScheduler *self);
 void             gasync_scheduler_stack_released    (GasyncScheduler *self);
+/* The scheduler whose lane the calling thread is dispatching, or NULL. */
+GasyncScheduler *gasync_scheduler_get_dispatching   (void);
+/* From that thread: its recycling pool grew past the resting size. */
+void             gasync_scheduler_pool_grew         (GasyncScheduler *self);
 
 /* Queues delivery of @bits for @future in the default lane (any thread). */
 void             gasync_scheduler_push              (GasyncScheduler *self,

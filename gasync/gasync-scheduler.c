@@ -75,11 +75,17 @@ struct _GasyncScheduler
    * since it was scheduled. */
   GSource         *trim_source;
   gboolean         stacks_busy;
+  /* Pending trim of the recycling pool of the thread iterating the
+   * context (see gasync_scheduler_pool_grew()). */
+  GSource         *pool_trim_source;
 };
 
 /* Free stacks are given back to the kernel after this long without any
- * stack being handed out. */
+ * stack being handed out; a recycling pool's surplus likewise. */
 #define GASYNC_SCHEDULER_TRIM_DELAY_MS 2000
+/* Objects a pool trim finalizes per main-loop iteration: about a
+ * millisecond's worth. */
+#define GASYNC_SCHEDULER_POOL_TRIM_CHUNK 1024
 
 static GMutex      schedulers_lock;
 static GHashTable *schedulers;
@@ -97,6 +103,9 @@ static __thread char             thread_token;
 /* The lane whose dispatch may run one step inline for the runnable running
  * now on this thread (see gasync_lane_take_inline()), or NULL. */
 static __thread GasyncLane      *inline_lane;
+/* The scheduler whose lane this thread is dispatching (the innermost, when
+ * dispatches nest), or NULL. */
+static __thread GasyncScheduler *dispatching_scheduler;
 
 static inline gboolean
 lane_dispatching_here (GasyncLane *self)
@@ -117,6 +126,11 @@ scheduler_unref (GasyncScheduler *self)
     {
       g_source_destroy (self->trim_source);
       g_clear_pointer (&self->trim_source, g_source_unref);
+    }
+  if (self->pool_trim_source != NULL)
+    {
+      g_source_destroy (self->pool_trim_source);
+      g_clear_pointer (&self->pool_trim_source, g_source_unref);
     }
   g_clear_pointer (&self->stacks, gasync_stack_pool_free);
   g_mutex_clear (&self->lock);
@@ -201,6 +215,7 @@ gasync_lane_dispatch (GSource     *source,
 {
   GasyncLane *self = (GasyncLane *) source;
   GasyncScheduler *scheduler = self->scheduler;
+  GasyncScheduler *outer_scheduler = dispatching_scheduler;
   gint64 deadline = g_get_monotonic_time () + GASYNC_SCHEDULER_BUDGET_USEC;
   guint budget = GASYNC_SCHEDULER_BUDGET_ITEMS;
   /* Non-NULL in a dispatch nested in another of this lane, on this thread. */
@@ -210,6 +225,7 @@ gasync_lane_dispatch (GSource     *source,
     scheduler->serial++;
 
   __atomic_store_n (&self->dispatching, (gpointer) &thread_token, __ATOMIC_RELAXED);
+  dispatching_scheduler = scheduler;
 
   while (budget > 0)
     {
@@ -272,6 +288,7 @@ gasync_lane_dispatch (GSource     *source,
     flush_deferred (scheduler);
 
   __atomic_store_n (&self->dispatching, outer, __ATOMIC_RELAXED);
+  dispatching_scheduler = outer_scheduler;
 
   /* The outermost dispatch hands what is left of the local queue back to
    * the shared one, ahead of what other threads pushed meanwhile (as if
@@ -530,6 +547,71 @@ gasync_scheduler_stack_released (GasyncScheduler *self)
   g_source_set_priority (self->trim_source, G_PRIORITY_LOW);
   g_source_set_callback (self->trim_source, trim_cb, self, NULL);
   g_source_attach (self->trim_source, self->context);
+}
+
+typedef struct
+{
+  GSource          source;
+  GasyncScheduler *scheduler;
+} PoolTrimSource;
+
+/* Waits until the pool has gone a whole delay without being drawn from,
+ * then trims a chunk per iteration until only the resting size is left. */
+static gboolean
+pool_trim_dispatch (GSource     *source,
+                    GSourceFunc  callback,
+                    gpointer     user_data)
+{
+  GasyncScheduler *self = ((PoolTrimSource *) source)->scheduler;
+
+  if (gasync_future_pool_take_used ())
+    g_source_set_ready_time (source, g_get_monotonic_time () +
+                                     GASYNC_SCHEDULER_TRIM_DELAY_MS * 1000);
+  else if (gasync_future_pool_trim (GASYNC_SCHEDULER_POOL_TRIM_CHUNK))
+    g_source_set_ready_time (source, 0);
+  else
+    {
+      g_clear_pointer (&self->pool_trim_source, g_source_unref);
+      return G_SOURCE_REMOVE;
+    }
+
+  return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs pool_trim_funcs = {
+  .dispatch = pool_trim_dispatch,
+};
+
+GasyncScheduler *
+gasync_scheduler_get_dispatching (void)
+{
+  return dispatching_scheduler;
+}
+
+/*
+ * Called by the thread dispatching @self's lane when its recycling pool grew
+ * beyond the resting size: at most one trim is pending per scheduler, so
+ * this costs nothing per object.  The trim runs on whichever thread then
+ * iterates the context and trims that thread's pool, which is this one's
+ * unless the context changed hands, in which case the surplus stays until
+ * this thread ends or grows its pool again under another scheduler.
+ */
+void
+gasync_scheduler_pool_grew (GasyncScheduler *self)
+{
+  GSource *source;
+
+  if G_LIKELY (self->pool_trim_source != NULL)
+    return;
+
+  source = g_source_new (&pool_trim_funcs, sizeof (PoolTrimSource));
+  ((PoolTrimSource *) source)->scheduler = self;
+  g_source_set_static_name (source, "[gasync] pool trim");
+  g_source_set_priority (source, G_PRIORITY_LOW);
+  g_source_set_ready_time (source, g_get_monotonic_time () +
+                                   GASYNC_SCHEDULER_TRIM_DELAY_MS * 1000);
+  self->pool_trim_source = source;
+  g_source_attach (source, self->context);
 }
 
 GasyncScheduler *

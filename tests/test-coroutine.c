@@ -4,6 +4,7 @@
 #include <gasync/gasync.h>
 
 #include "gasync-fiber-private.h"
+#include "gasync-future-private.h"
 #include "gasync-test-util.h"
 
 #include <stdio.h>
@@ -1211,6 +1212,100 @@ test_inline_wake_budget (Fixture       *fixture,
   g_assert_finalize_object (gated.gate);
 }
 
+static gboolean
+burst_body (gpointer   user_data,
+            GValue    *result,
+            GError   **error)
+{
+  (*(guint *) user_data)++;
+  return TRUE;
+}
+
+#define N_BURST 3000
+
+/* A burst of coroutines bigger than the pool's resting size (128) is kept
+ * whole when it ends in a dispatch, so that the next burst makes no new
+ * GObjects; once the pool has gone unused for 2 s, the context finalizes
+ * the surplus a chunk (1024) per iteration until 128 are left. */
+static void
+test_recycle_burst (Fixture       *fixture,
+                    gconstpointer  data)
+{
+  g_autoptr(GHashTable) first = g_hash_table_new (NULL, NULL);
+  gint64 deadline;
+  guint runs = 0;
+  guint size, max_drop = 0, trim_iterations = 0;
+
+  for (int i = 0; i < N_BURST; i++)
+    {
+      GasyncCoroutine *co = gasync_coroutine_spawn ("burst", burst_body, &runs, NULL);
+
+      g_hash_table_add (first, co);
+      g_object_unref (co);
+    }
+  drain (fixture->context);
+  g_assert_cmpuint (runs, ==, N_BURST);
+  /* All finished and pooled (the pool may have held some before). */
+  g_assert_cmpuint (gasync_future_pool_get_size (TRUE), >=, N_BURST);
+
+  /* Pooled objects are never freed, so an address from the first burst
+   * is that object, handed out again. */
+  for (int i = 0; i < N_BURST; i++)
+    {
+      GasyncCoroutine *co = gasync_coroutine_spawn ("again", burst_body, &runs, NULL);
+
+      g_assert_true (g_hash_table_contains (first, co));
+      g_assert_cmpstr (gasync_future_get_name (GASYNC_FUTURE (co)), ==, "again");
+      g_object_unref (co);
+    }
+  drain (fixture->context);
+  g_assert_cmpuint (runs, ==, 2 * N_BURST);
+  g_assert_cmpuint (gasync_future_pool_get_size (TRUE), >=, N_BURST);
+
+  /* Left alone, the surplus goes, in chunks. */
+  deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+  size = gasync_future_pool_get_size (TRUE);
+  while (size > 128 && g_get_monotonic_time () < deadline)
+    {
+      guint now;
+
+      g_main_context_iteration (fixture->context, TRUE);
+      now = gasync_future_pool_get_size (TRUE);
+      if (now < size)
+        trim_iterations++;
+      max_drop = MAX (max_drop, size - now);
+      size = now;
+    }
+  g_assert_cmpuint (size, ==, 128);
+  g_assert_cmpuint (max_drop, <=, 1024);
+  g_assert_cmpuint (trim_iterations, >=, (N_BURST - 128 + 1023) / 1024);
+}
+
+/* A thread that dispatches no scheduler keeps no more than the resting
+ * size: nothing would trim it. */
+static gpointer
+release_on_worker (gpointer data)
+{
+  GPtrArray *futures = data;
+
+  for (guint i = 0; i < futures->len; i++)
+    gasync_future_release (g_ptr_array_index (futures, i));
+  return GUINT_TO_POINTER (gasync_future_pool_get_size (FALSE));
+}
+
+static void
+test_recycle_worker (Fixture       *fixture,
+                     gconstpointer  data)
+{
+  g_autoptr(GPtrArray) futures = g_ptr_array_new ();
+  guint kept;
+
+  for (int i = 0; i < 1000; i++)
+    g_ptr_array_add (futures, gasync_future_new ());
+  kept = GPOINTER_TO_UINT (g_thread_join (g_thread_new ("release", release_on_worker, futures)));
+  g_assert_cmpuint (kept, ==, 128);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1221,6 +1316,8 @@ main (int argc, char **argv)
 
   ADD ("/Gasync/Coroutine/await-basic", test_await_basic, NULL);
   ADD ("/Gasync/Coroutine/recycle", test_recycle, NULL);
+  ADD ("/Gasync/Coroutine/recycle-burst", test_recycle_burst, NULL);
+  ADD ("/Gasync/Coroutine/recycle-worker", test_recycle_worker, NULL);
   ADD ("/Gasync/Coroutine/abandoned-rejection", test_abandoned_rejection, NULL);
   ADD ("/Gasync/Coroutine/inline-wake-budget", test_inline_wake_budget, NULL);
   ADD ("/Gasync/Coroutine/outcomes", test_outcomes, NULL);
