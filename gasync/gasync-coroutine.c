@@ -117,6 +117,9 @@ struct _GasyncCoroutine
   guint                    finished : 1;
   guint                    yielded : 1;
   guint                    cancel_delivered : 1;
+  /* The body's end holds the done delivery for finish() to queue, or to
+   * drop when nobody could see it (see gasync_future_hold_delivery()). */
+  guint                    delivery_held : 1;
 };
 
 G_DEFINE_FINAL_TYPE (GasyncCoroutine, gasync_coroutine, GASYNC_TYPE_FUTURE)
@@ -138,7 +141,8 @@ static __thread GasyncFiber *current_fiber;
 static __thread GasyncFiber *resumer;
 
 static void resume_run (GasyncRunnable *runnable);
-static void resume_step (GasyncCoroutine *self);
+static void resume_step (GasyncCoroutine *self,
+                         guint            lent_refs);
 
 static inline GasyncCoroutine *
 current_coroutine (void)
@@ -210,6 +214,7 @@ gasync_coroutine_reset (GasyncCoroutine *self)
   self->finished = FALSE;
   self->yielded = FALSE;
   self->cancel_delivered = FALSE;
+  self->delivery_held = FALSE;
   return TRUE;
 }
 
@@ -292,7 +297,7 @@ wake_cb (GasyncFuture *future,
        * turn: one trip through the queue per await instead of two.  The
        * coroutine holds itself until its body ends, and nothing here uses
        * it afterwards. */
-      resume_step (self);
+      resume_step (self, 0);
     }
   else
     queue_resume (self, self->lane);
@@ -454,7 +459,8 @@ gasync_coroutine_spawn_stepped (GMainContext            *context,
 }
 
 static void
-finish (GasyncCoroutine *self)
+finish (GasyncCoroutine *self,
+        guint            lent_refs)
 {
   self->finished = TRUE;
 
@@ -479,6 +485,12 @@ finish (GasyncCoroutine *self)
       destroy (g_steal_pointer (&self->data));
     }
 
+  if (self->delivery_held)
+    {
+      self->delivery_held = FALSE;
+      gasync_future_deliver_held ((GasyncFuture *) self, 1 + lent_refs);
+    }
+
   gasync_future_release ((GasyncFuture *) self);
 }
 
@@ -490,8 +502,14 @@ body_entry (gpointer data)
   GError *error = NULL;
 
   GasyncCoroutineFunc func = self->body;
+  gboolean ok = func (self->data, &result, &error);
 
-  if (func (self->data, &result, &error))
+  /* A coroutine that nobody holds or watches any more needs no delivery;
+   * finish() decides, once it is off the live list and its data is
+   * released. */
+  self->delivery_held = gasync_future_hold_delivery ((GasyncFuture *) self);
+
+  if (ok)
     {
       if (error != NULL)
         {
@@ -582,7 +600,8 @@ get_current_fiber (void)
 /* Runs the stackful body until it suspends or ends.  Only from a dispatch,
  * on the thread's own stack or (nested iteration) another coroutine's. */
 static void
-switch_in (GasyncCoroutine *self)
+switch_in (GasyncCoroutine *self,
+           guint            lent_refs)
 {
   GasyncFuture *previous = gasync_scheduler_get_current_coroutine ();
   GasyncFiber *caller = get_current_fiber ();
@@ -617,7 +636,7 @@ switch_in (GasyncCoroutine *self)
       gasync_stack_pool_release (gasync_scheduler_get_stack_pool (scheduler),
                                  g_steal_pointer (&self->stack));
       gasync_scheduler_stack_released (scheduler);
-      finish (self);
+      finish (self, lent_refs);
     }
 }
 
@@ -691,7 +710,7 @@ step_run (GasyncCoroutine *self)
     {
       /* A step that returned without settling resolves without a value. */
       gasync_future_resolve_void (GASYNC_FUTURE (self));
-      finish (self);
+      finish (self, 0);
       return;
     }
 
@@ -701,7 +720,7 @@ step_run (GasyncCoroutine *self)
                   gasync_future_get_name (GASYNC_FUTURE (self)));
       gasync_future_reject_literal (GASYNC_FUTURE (self), GASYNC_ERROR, GASYNC_ERROR_FAILED,
                                     "A coroutine step returned an invalid future");
-      finish (self);
+      finish (self, 0);
       return;
     }
 
@@ -726,7 +745,8 @@ step_run (GasyncCoroutine *self)
 
 /* Runs the next step of an unfinished coroutine, if it has one to run. */
 static void
-resume_step (GasyncCoroutine *self)
+resume_step (GasyncCoroutine *self,
+             guint            lent_refs)
 {
   if (self->stepped)
     step_run (self);
@@ -734,7 +754,7 @@ resume_step (GasyncCoroutine *self)
            (self->awaiting != NULL &&
             (gasync_future_peek_state (self->awaiting) != GASYNC_FUTURE_STATE_PENDING ||
              (g_atomic_int_get (&self->cancel_pending) && !self->cancel_delivered))))
-    switch_in (self);
+    switch_in (self, lent_refs);
   /* Anything else is a stale wake or a cancellation the running body will
    * see at its next await. */
 }
@@ -746,8 +766,9 @@ resume_run (GasyncRunnable *runnable)
 
   g_atomic_int_set (&self->resume_queued, FALSE);
 
+  /* The queue's reference is lent to the step. */
   if (!self->finished)
-    resume_step (self);
+    resume_step (self, 1);
 
   gasync_future_release ((GasyncFuture *) self);
 }

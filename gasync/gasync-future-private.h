@@ -165,6 +165,10 @@ gboolean gasync_future_pool_trim        (guint               max);
  * goes for reuse; FALSE if it cannot be (it has not finished). */
 gboolean gasync_coroutine_reset         (GasyncCoroutine    *self);
 
+gboolean gasync_future_hold_delivery    (GasyncFuture       *self);
+void     gasync_future_deliver_held     (GasyncFuture       *self,
+                                         guint               own_refs);
+
 /* TRUE when the calling code runs on a coroutine stack. */
 gboolean gasync_in_coroutine (void);
 

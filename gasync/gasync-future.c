@@ -2522,6 +2522,53 @@ run_progress_watches (GasyncFuture *self)
 }
 
 /*
+ * For a coroutine's end, on its thread: claims the delivery queue slot
+ * before the outcome settles the future, so that settling queues nothing.
+ * FALSE if a delivery was queued already (it will deliver the outcome
+ * too); otherwise the caller must call gasync_future_deliver_held().
+ */
+gboolean
+gasync_future_hold_delivery (GasyncFuture *self)
+{
+  guint old = (guint) g_atomic_int_or (&PRIV (self)->deliver, GASYNC_DELIVER_QUEUED);
+
+  return !(old & GASYNC_DELIVER_QUEUED);
+}
+
+/*
+ * Queues the delivery held since gasync_future_hold_delivery(), unless
+ * nobody could ever see it: the @own_refs references gasync's caller holds
+ * are all there are and nothing can make another (no qdata, so no weak
+ * reference), and no done callback, cancellable or unblocked signal
+ * handler waits for the future.  Such a delivery would only mark the
+ * future delivered, so it is skipped, and a fire-and-forget coroutine ends
+ * without a trip through the queue.
+ */
+void
+gasync_future_deliver_held (GasyncFuture *self,
+                            guint         own_refs)
+{
+  GObject *object = (GObject *) self;
+  GasyncFuturePrivate *priv = PRIV (self);
+
+  /* The reference count first: once nobody else holds one, nobody else
+   * can add a callback or handler, so the checks after it stay true. */
+  if (g_atomic_int_get (&object->ref_count) == (int) own_refs &&
+      g_atomic_pointer_get (&object->qdata) == NULL &&
+      priv->callbacks == NULL &&
+      priv->cancellable == NULL &&
+      !has_any_handler (self) &&
+      g_atomic_int_compare_and_exchange (&priv->deliver,
+                                         GASYNC_DELIVER_QUEUED | GASYNC_DELIVER_DONE, 0))
+    {
+      priv->done_delivered = TRUE;
+      return;
+    }
+
+  gasync_scheduler_push_claimed (priv->scheduler, self);
+}
+
+/*
  * Delivers what was queued for the future, in a dispatch of the default lane
  * of its context, and drops the queue's reference.
  */

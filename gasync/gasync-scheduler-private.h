@@ -76,6 +76,9 @@ void             gasync_scheduler_pool_grew         (GasyncScheduler *self);
 void             gasync_scheduler_push              (GasyncScheduler *self,
                                                      GasyncFuture    *future,
                                                      guint            bits);
+/* Queues @future, whose QUEUED bit the caller already set (any thread). */
+void             gasync_scheduler_push_claimed      (GasyncScheduler *self,
+                                                     GasyncFuture    *future);
 /* Queues it for the next dispatch rather than a later round of the current
  * one; only from the dispatching thread. */
 void             gasync_scheduler_defer             (GasyncScheduler *self,

@@ -685,6 +685,18 @@ gasync_scheduler_push (GasyncScheduler *self,
   gasync_lane_push (self->default_lane, &priv->runnable);
 }
 
+/*
+ * Queues @future, whose GASYNC_DELIVER_QUEUED bit the caller set itself
+ * (gasync_future_hold_delivery()), for delivery of the bits it gathered.
+ */
+void
+gasync_scheduler_push_claimed (GasyncScheduler *self,
+                               GasyncFuture    *future)
+{
+  g_object_ref (future);
+  gasync_lane_push (self->default_lane, &gasync_future_get_priv (future)->runnable);
+}
+
 void
 gasync_scheduler_defer (GasyncScheduler *self,
                         GasyncFuture    *future,

@@ -1281,6 +1281,64 @@ test_recycle_burst (Fixture       *fixture,
   g_assert_cmpuint (trim_iterations, >=, (N_BURST - 128 + 1023) / 1024);
 }
 
+static void
+count_done_cb (GasyncFuture *future,
+               gpointer      data)
+{
+  (*(guint *) data)++;
+}
+
+static void
+count_notify_cb (GObject    *object,
+                 GParamSpec *pspec,
+                 gpointer    data)
+{
+  (*(guint *) data)++;
+}
+
+/* A coroutine whose every outside reference is gone ends without a trip
+ * through the queue only when nothing could see its delivery: a handler
+ * or a done callback left on it still hears of its end, once. */
+static void
+test_fire_and_forget_watched (Fixture       *fixture,
+                              gconstpointer  data)
+{
+  guint runs = 0, done = 0, notified = 0, called = 0;
+  GasyncCoroutine *co;
+
+  co = gasync_coroutine_spawn ("signal", burst_body, &runs, NULL);
+  g_signal_connect (co, "done", G_CALLBACK (count_done_cb), &done);
+  g_signal_connect (co, "notify::state", G_CALLBACK (count_notify_cb), &notified);
+  g_object_unref (co);
+
+  co = gasync_coroutine_spawn ("callback", burst_body, &runs, NULL);
+  gasync_future_add_done_callback (GASYNC_FUTURE (co), count_done_cb, &called, NULL);
+  g_object_unref (co);
+
+  /* A blocked handler hears nothing, and does not outlive the coroutine:
+   * if it survived into a recycled life, the next coroutine's end would
+   * reach it once unblocked. */
+  co = gasync_coroutine_spawn ("blocked", burst_body, &runs, NULL);
+  g_signal_handler_block (co, g_signal_connect (co, "done", G_CALLBACK (count_done_cb), &done));
+  g_object_unref (co);
+
+  drain (fixture->context);
+  g_assert_cmpuint (runs, ==, 3);
+  g_assert_cmpuint (done, ==, 1);
+  g_assert_cmpuint (notified, ==, 1);
+  g_assert_cmpuint (called, ==, 1);
+
+  for (int i = 0; i < 200; i++)
+    {
+      co = gasync_coroutine_spawn ("plain", burst_body, &runs, NULL);
+      g_assert_false (g_signal_handler_find (co, G_SIGNAL_MATCH_DATA, 0, 0, NULL, NULL, &done));
+      g_object_unref (co);
+    }
+  drain (fixture->context);
+  g_assert_cmpuint (runs, ==, 203);
+  g_assert_cmpuint (done, ==, 1);
+}
+
 /* A thread that dispatches no scheduler keeps no more than the resting
  * size: nothing would trim it. */
 static gpointer
@@ -1318,6 +1376,7 @@ main (int argc, char **argv)
   ADD ("/Gasync/Coroutine/recycle", test_recycle, NULL);
   ADD ("/Gasync/Coroutine/recycle-burst", test_recycle_burst, NULL);
   ADD ("/Gasync/Coroutine/recycle-worker", test_recycle_worker, NULL);
+  ADD ("/Gasync/Coroutine/fire-and-forget-watched", test_fire_and_forget_watched, NULL);
   ADD ("/Gasync/Coroutine/abandoned-rejection", test_abandoned_rejection, NULL);
   ADD ("/Gasync/Coroutine/inline-wake-budget", test_inline_wake_budget, NULL);
   ADD ("/Gasync/Coroutine/outcomes", test_outcomes, NULL);
