@@ -390,12 +390,14 @@ recycling (void)
 }
 
 /*
- * Drops a reference gasync holds on @self, recycling the future when this
- * is the last one and nobody can tell.  Any thread: the pool is the calling
- * thread's.
+ * Puts @self, whose only reference the caller holds, into the calling
+ * thread's pool, and takes that reference for the pool; FALSE (and nothing
+ * changed) if it cannot be recycled.  "Only" is the caller's to know: the
+ * reference count is 1 and, without qdata (checked here), no GWeakRef can
+ * make another.
  */
-void
-gasync_future_release (GasyncFuture *self)
+static gboolean
+recycle (GasyncFuture *self)
 {
   GObject *object = (GObject *) self;
   GasyncFuturePrivate *priv = PRIV (self);
@@ -403,15 +405,6 @@ gasync_future_release (GasyncFuture *self)
   PoolStack *stack;
   GType type;
   gboolean coroutine;
-
-  /* Most releases are not the last: decide that first, cheaply.  Only the
-   * holder of the last reference can see 1 here, and nobody can take a
-   * new one from it without qdata (a GWeakRef), checked below. */
-  if (g_atomic_int_get (&object->ref_count) != 1)
-    {
-      g_object_unref (self);
-      return;
-    }
 
   type = G_OBJECT_TYPE (self);
   coroutine = type == GASYNC_TYPE_COROUTINE;
@@ -421,10 +414,7 @@ gasync_future_release (GasyncFuture *self)
       priv->callbacks != NULL ||
       g_atomic_int_get (&priv->deliver) != 0 ||
       !recycling ())
-    {
-      g_object_unref (self);
-      return;
-    }
+    return FALSE;
 
   if G_UNLIKELY (pool == NULL)
     {
@@ -438,19 +428,13 @@ gasync_future_release (GasyncFuture *self)
       GasyncScheduler *scheduler = gasync_scheduler_get_dispatching ();
 
       if (scheduler == NULL || stack->len >= POOL_MAX)
-        {
-          g_object_unref (self);
-          return;
-        }
+        return FALSE;
       pool->used = TRUE;
       gasync_scheduler_pool_grew (scheduler);
     }
 
   if (coroutine && !gasync_coroutine_reset ((GasyncCoroutine *) self))
-    {
-      g_object_unref (self);
-      return;
-    }
+    return FALSE;
 
   g_signal_handlers_destroy (self);
   release_contents (self);
@@ -468,6 +452,21 @@ gasync_future_release (GasyncFuture *self)
   priv->value_type = G_TYPE_INVALID;
 
   pool_stack_push (stack, self);
+  return TRUE;
+}
+
+/*
+ * Drops a reference gasync holds on @self, recycling the future when this
+ * is the last one and nobody can tell.  Any thread: the pool is the calling
+ * thread's.
+ */
+void
+gasync_future_release (GasyncFuture *self)
+{
+  /* Most releases are not the last: decide that first, cheaply.  Only the
+   * holder of the last reference can see 1 here. */
+  if (g_atomic_int_get (&((GObject *) self)->ref_count) != 1 || !recycle (self))
+    g_object_unref (self);
 }
 
 /* A recycled future, or coroutine, owned by the thread-default context as
