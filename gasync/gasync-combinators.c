@@ -212,10 +212,19 @@ finish_locked (Core *core)
   return owner;
 }
 
+/* Frees a hold on a child, the combinator's own or that of the array it
+ * resolves with: when it is the last, a plain future (say, one a variadic
+ * form took over) is recycled. */
+static void
+release_child (gpointer child)
+{
+  gasync_future_release (child);
+}
+
 static GPtrArray *
 copy_children (GPtrArray *children)
 {
-  GPtrArray *copy = g_ptr_array_new_full (children->len, g_object_unref);
+  GPtrArray *copy = g_ptr_array_new_full (children->len, release_child);
 
   for (guint i = 0; i < children->len; i++)
     g_ptr_array_add (copy, g_object_ref (g_ptr_array_index (children, i)));
@@ -652,7 +661,7 @@ combinator_new (Kind            kind,
     }
   core->owner = g_object_ref (self);
   if (kind == KIND_WAIT)
-    core->done_order = g_ptr_array_new_with_free_func (g_object_unref);
+    core->done_order = g_ptr_array_new_with_free_func (release_child);
   self->core = core;
 
   /* Declared up front, so bindings know to read the children instead. */
@@ -701,7 +710,7 @@ static GPtrArray *
 collect_valist (GasyncFuture *first,
                 va_list       args)
 {
-  GPtrArray *children = g_ptr_array_new_with_free_func (g_object_unref);
+  GPtrArray *children = g_ptr_array_new_with_free_func (release_child);
 
   for (GasyncFuture *iter = first; iter != NULL; iter = va_arg (args, GasyncFuture *))
     {
@@ -731,7 +740,7 @@ collect_array (GasyncFuture **futures,
                guint          n_futures,
                const char    *caller)
 {
-  GPtrArray *children = g_ptr_array_new_full (n_futures, g_object_unref);
+  GPtrArray *children = g_ptr_array_new_full (n_futures, release_child);
 
   for (guint i = 0; i < n_futures; i++)
     {
@@ -992,7 +1001,7 @@ gasync_waitv (GasyncWaitMode   mode,
 static GPtrArray *
 single (GasyncFuture *future)
 {
-  GPtrArray *children = g_ptr_array_new_full (1, g_object_unref);
+  GPtrArray *children = g_ptr_array_new_full (1, release_child);
 
   g_ptr_array_add (children, future);
   return children;
@@ -1167,7 +1176,7 @@ filter_children (GasyncCombinator *self,
                  gboolean          done)
 {
   GPtrArray *children = self->core->children;
-  GPtrArray *ret = g_ptr_array_new_with_free_func (g_object_unref);
+  GPtrArray *ret = g_ptr_array_new_with_free_func (release_child);
 
   for (guint i = 0; i < children->len; i++)
     {

@@ -642,6 +642,30 @@ test_misuse (void)
   drain (g_main_context_default ());
 }
 
+/* A child the combinator took over (the variadic forms take their
+ * futures) goes back to the thread's pool when the combinator lets go of
+ * it last, as a future gasync awaited would. */
+static void
+test_children_recycled (Fixture       *fixture,
+                        gconstpointer  data)
+{
+  GasyncFuture *child = gasync_future_new ();
+  GasyncFuture *all;
+
+  gasync_future_resolve_int (child, 7);
+  all = gasync_all (child, NULL);
+  drain (fixture->context);
+  g_assert_true (gasync_future_is_done (all));
+  g_object_unref (all);
+  drain (fixture->context);
+
+  /* A pool is last in, first out. */
+  all = gasync_future_new ();
+  g_assert_true (all == child);
+  g_assert_cmpint (gasync_future_get_state (all), ==, GASYNC_FUTURE_STATE_PENDING);
+  g_object_unref (all);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -654,6 +678,7 @@ main (int argc, char **argv)
   ADD ("/Gasync/Combinator/all/first-failure", test_all_first_failure, NULL);
   ADD ("/Gasync/Combinator/all/cancel", test_all_cancel, NULL);
   ADD ("/Gasync/Combinator/empty", test_empty, NULL);
+  ADD ("/Gasync/Combinator/children-recycled", test_children_recycled, NULL);
   ADD ("/Gasync/Combinator/all-settled", test_all_settled, NULL);
   ADD ("/Gasync/Combinator/any", test_any, NULL);
   ADD ("/Gasync/Combinator/any/all-failed", test_any_all_failed, NULL);
