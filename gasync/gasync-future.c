@@ -274,7 +274,7 @@ gasync_future_finalize (GObject *object)
  * locks, the notify queue, signal-handler teardown): more than gasync's
  * own work in an await round trip.  So a plain future or a finished
  * coroutine whose last reference gasync itself drops, and that nothing
- * outside gasync can still observe, goes to a small per-thread pool
+ * outside gasync can still observe, goes to a per-thread pool
  * instead, and gasync_future_new() and the spawn functions take it from
  * there.
  *
