@@ -782,24 +782,13 @@ refused (const char *strfunc,
 
   g_mutex_lock (&self->core->lock);
   owner = finish_locked (self->core);
-  gasync_future_take_error (GASYNC_FUTURE (self),
-                            g_error_new (GASYNC_ERROR, GASYNC_ERROR_FAILED,
-                                         "%s: assertion '%s' failed", strfunc, expression));
+  gasync_future_take_error (GASYNC_FUTURE (self), gasync_failed_check_error (strfunc, expression));
   g_clear_object (&owner);
   return GASYNC_FUTURE (self);
 }
 
 /* gasync_return_rejected_if_fail(), with a combinator as the refusal. */
-#define return_refused_if_fail(expr)                                         \
-  G_STMT_START {                                                             \
-    if (G_LIKELY (expr))                                                     \
-      { }                                                                    \
-    else                                                                     \
-      {                                                                      \
-        g_return_if_fail_warning (G_LOG_DOMAIN, G_STRFUNC, #expr);           \
-        return refused (G_STRFUNC, #expr);                                   \
-      }                                                                      \
-  } G_STMT_END
+#define return_refused_if_fail(expr) gasync_return_if_fail_with_ (expr, #expr, refused)
 
 #define DEFINE_VARIADIC(name, kind)                                          \
 GasyncFuture *                                                               \

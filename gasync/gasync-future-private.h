@@ -172,6 +172,10 @@ void     gasync_future_deliver_held     (GasyncFuture       *self,
 /* TRUE when the calling code runs on a coroutine stack. */
 gboolean gasync_in_coroutine (void);
 
+/* The error of a failed precondition of @strfunc: GASYNC_ERROR_FAILED with
+ * the message g_return_if_fail_warning() logs. */
+GError       *gasync_failed_check_error         (const char *strfunc,
+                                                  const char *expression) G_GNUC_WARN_UNUSED_RESULT;
 /* The outcome of a failed precondition of @strfunc: a new future owned by
  * the thread-default main context, rejected with GASYNC_ERROR_FAILED and
  * the message g_return_if_fail_warning() logs.  Logs nothing itself. */
@@ -198,14 +202,20 @@ GasyncFuture *gasync_future_new_for_failed_check (const char *strfunc,
  * g_return_val_if_fail(), G_DISABLE_CHECKS does not compile it out: a
  * call that released what it owns before the check relies on returning.
  */
-#define gasync_return_rejected_if_fail(expr)                                 \
+#define gasync_return_rejected_if_fail(expr) \
+  gasync_return_if_fail_with_ (expr, #expr, gasync_future_new_for_failed_check)
+
+/* The check with another refusal: @refuse (strfunc, @text) returns the
+ * rejected future (a combinator's own kind, say).  @text is #expr, taken by
+ * the caller's own macro before @expr is macro-expanded. */
+#define gasync_return_if_fail_with_(expr, text, refuse)                      \
   G_STMT_START {                                                             \
     if (G_LIKELY (expr))                                                     \
       { }                                                                    \
     else                                                                     \
       {                                                                      \
-        g_return_if_fail_warning (G_LOG_DOMAIN, G_STRFUNC, #expr);           \
-        return gasync_future_new_for_failed_check (G_STRFUNC, #expr);        \
+        g_return_if_fail_warning (G_LOG_DOMAIN, G_STRFUNC, text);            \
+        return refuse (G_STRFUNC, text);                                     \
       }                                                                      \
   } G_STMT_END
 

@@ -324,7 +324,7 @@ pool_stack_push (PoolStack *stack,
   stack->items[stack->len++] = object;
 }
 
-/* Finalizes up to @max objects beyond POOL_KEEP; TRUE if some are left. */
+/* Finalizes up to @max objects beyond @keep; TRUE if some are left. */
 static gboolean
 pool_stack_trim (PoolStack *stack,
                  guint      keep,
@@ -1023,14 +1023,20 @@ gasync_future_new_for_error (GError *error)
   return self;
 }
 
+GError *
+gasync_failed_check_error (const char *strfunc,
+                           const char *expression)
+{
+  /* The text of g_return_if_fail_warning()'s critical. */
+  return g_error_new (GASYNC_ERROR, GASYNC_ERROR_FAILED,
+                      "%s: assertion '%s' failed", strfunc, expression);
+}
+
 GasyncFuture *
 gasync_future_new_for_failed_check (const char *strfunc,
                                     const char *expression)
 {
-  /* The text of g_return_if_fail_warning()'s critical. */
-  return gasync_future_new_for_error (g_error_new (GASYNC_ERROR, GASYNC_ERROR_FAILED,
-                                                   "%s: assertion '%s' failed",
-                                                   strfunc, expression));
+  return gasync_future_new_for_error (gasync_failed_check_error (strfunc, expression));
 }
 
 /**
