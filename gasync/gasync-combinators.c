@@ -414,11 +414,11 @@ child_settled (Link         *link,
           cancel_pending_children (core);
         }
       else
-        resolve_with_array (GASYNC_FUTURE (owner), copy_children (core->children));
+        resolve_with_array (GASYNC_FUTURE (owner), g_ptr_array_ref (core->children));
       break;
 
     case KIND_ALL_SETTLED:
-      resolve_with_array (GASYNC_FUTURE (owner), copy_children (core->children));
+      resolve_with_array (GASYNC_FUTURE (owner), g_ptr_array_ref (core->children));
       break;
 
     case KIND_ANY:
@@ -692,7 +692,7 @@ start (GasyncCombinator *self)
                                         "There are no futures to wait for");
           break;
         default:
-          resolve_with_array (GASYNC_FUTURE (self), g_ptr_array_new_with_free_func (g_object_unref));
+          resolve_with_array (GASYNC_FUTURE (self), g_ptr_array_ref (core->children));
           break;
         }
       g_clear_object (&owner);
@@ -830,6 +830,9 @@ gasync_##name##v (GasyncFuture **futures,                                    \
  * the combinator the same way, and the other children are cancelled. With
  * no futures it resolves with an empty array.
  *
+ * The array is the one [method@Combinator.get_children] returns, shared by
+ * everyone who reads the value: treat it as read-only.
+ *
  * The combinator's [property@Future:progress] aggregates the children's:
  * the mean of their progress, counting settled children as 1.
  *
@@ -858,8 +861,9 @@ DEFINE_ARRAY (all, KIND_ALL)
  * @...: more futures, each `(transfer full)`, ending with `NULL`
  *
  * Waits for all the futures to settle, whatever their outcome, and resolves
- * with a `GPtrArray` of the children in the order given. It never fails
- * unless it is cancelled itself.
+ * with a `GPtrArray` of the children in the order given (the read-only
+ * array [method@Combinator.get_children] returns). It never fails unless
+ * it is cancelled itself.
  *
  * Returns: (transfer full): a [class@Combinator]
  */
@@ -1148,7 +1152,8 @@ gasync_finally (GasyncFuture   *future,
  * gasync_combinator_get_children:
  * @self: a combinator
  *
- * Gets the futures the combinator was made of, in the order given.
+ * Gets the futures the combinator was made of, in the order given. The
+ * array never changes; [func@all] and [func@all_settled] resolve with it.
  *
  * Returns: (transfer none) (element-type GasyncFuture): the children
  */

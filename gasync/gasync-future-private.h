@@ -41,8 +41,8 @@ typedef struct
 
 typedef struct
 {
-  /* Guards the outcome, the flags, the callback list, the cancellable and
-   * the progress value.  Never held while user code runs. */
+  /* Guards the outcome, the flags, the callback list and the cancellable.
+   * Never held while user code runs. */
   GMutex              lock;
 
   /* Read-only after construction.  The future holds a reference on the
@@ -77,7 +77,9 @@ typedef struct
   gulong              cancellable_handler;
 
   char               *name;
-  double              progress;
+  /* The progress, a double's bits; atomic, outside the lock, since all()
+   * sets its own for each child that settles. */
+  guint64             progress_bits;
   GType               value_type;
 } GasyncFuturePrivate;
 

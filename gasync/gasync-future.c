@@ -119,6 +119,30 @@ value_is_set (const GValue *value)
   return G_VALUE_TYPE (value) != G_TYPE_INVALID;
 }
 
+/* Sets the progress; returns the one it replaced. */
+static inline double
+store_progress (GasyncFuturePrivate *priv,
+                double               progress)
+{
+  guint64 bits;
+  double old;
+
+  memcpy (&bits, &progress, sizeof bits);
+  bits = __atomic_exchange_n (&priv->progress_bits, bits, __ATOMIC_RELAXED);
+  memcpy (&old, &bits, sizeof old);
+  return old;
+}
+
+static inline double
+load_progress (GasyncFuturePrivate *priv)
+{
+  guint64 bits = __atomic_load_n (&priv->progress_bits, __ATOMIC_RELAXED);
+  double progress;
+
+  memcpy (&progress, &bits, sizeof progress);
+  return progress;
+}
+
 static void
 notify_if_watched (GasyncFuture *self,
                    guint         prop_id)
@@ -448,7 +472,7 @@ recycle (GasyncFuture *self)
   priv->pointer_destroy = NULL;
   priv->callbacks_tail = NULL;
   priv->cancellable_handler = 0;
-  priv->progress = -1.0;
+  store_progress (priv, -1.0);
   priv->value_type = G_TYPE_INVALID;
 
   pool_stack_push (stack, self);
@@ -730,7 +754,7 @@ gasync_future_init (GasyncFuture *self)
   g_mutex_init (&priv->lock);
   priv->runnable.run = gasync_future_run_delivery;
   priv->scheduler = gasync_scheduler_get_for_context (g_main_context_ref_thread_default ());
-  priv->progress = -1.0;
+  store_progress (priv, -1.0);
 }
 
 static inline GasyncFuture *
@@ -2205,9 +2229,7 @@ gasync_future_get_progress (GasyncFuture *self)
   g_return_val_if_fail (GASYNC_IS_FUTURE (self), -1.0);
 
   priv = PRIV (self);
-  g_mutex_lock (&priv->lock);
-  ret = priv->progress;
-  g_mutex_unlock (&priv->lock);
+  ret = load_progress (priv);
 
   return ret;
 }
@@ -2240,16 +2262,8 @@ gasync_future_update_progress (GasyncFuture *self,
 {
   GasyncFuturePrivate *priv = PRIV (self);
 
-  g_mutex_lock (&priv->lock);
-  if (priv->progress == progress)
-    {
-      g_mutex_unlock (&priv->lock);
-      return;
-    }
-  priv->progress = progress;
-  g_mutex_unlock (&priv->lock);
-
-  gasync_scheduler_push (priv->scheduler, self, GASYNC_DELIVER_PROGRESS);
+  if (store_progress (priv, progress) != progress)
+    gasync_scheduler_push (priv->scheduler, self, GASYNC_DELIVER_PROGRESS);
 }
 
 /**

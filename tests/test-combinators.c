@@ -49,6 +49,8 @@ test_all_order (Fixture       *fixture,
   g_assert_cmpint (int_at (results, 1), ==, 2);
   g_assert_cmpint (int_at (results, 2), ==, 3);
   g_assert_cmpfloat (gasync_future_get_progress (all), ==, 1.0);
+  /* Shared, not copied: a gather of n futures adds no n references. */
+  g_assert_true (results == gasync_combinator_get_children (GASYNC_COMBINATOR (all)));
 
   g_clear_pointer (&results, g_ptr_array_unref);
   drain (fixture->context);
@@ -121,6 +123,7 @@ test_empty (Fixture       *fixture,
   results = gasync_future_dup_boxed (all, G_TYPE_PTR_ARRAY, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (results->len, ==, 0);
+  g_assert_true (results == gasync_combinator_get_children (GASYNC_COMBINATOR (all)));
   g_clear_pointer (&results, g_ptr_array_unref);
   results = gasync_future_dup_boxed (settled, G_TYPE_PTR_ARRAY, &error);
   g_assert_no_error (error);
@@ -162,6 +165,7 @@ test_all_settled (Fixture       *fixture,
   g_assert_cmpint (gasync_future_get_state (a), ==, GASYNC_FUTURE_STATE_REJECTED);
   g_assert_true (gasync_future_is_cancelled (b));
   g_assert_cmpint (int_at (results, 2), ==, 3);
+  g_assert_true (results == gasync_combinator_get_children (GASYNC_COMBINATOR (settled)));
 
   g_clear_pointer (&results, g_ptr_array_unref);
   drain (fixture->context);
