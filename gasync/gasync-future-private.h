@@ -46,7 +46,8 @@ typedef struct
   GMutex              lock;
 
   /* Read-only after construction.  The future holds a reference on the
-   * scheduler's context, which keeps the scheduler alive. */
+   * scheduler's context, which keeps the scheduler alive, unless that is
+   * the global default context (see hold_scheduler()). */
   GasyncScheduler    *scheduler;
 
   /* Queue entry in the default lane, for deliveries. */

@@ -236,6 +236,35 @@ gasync_future_dispose (GObject *object)
   ((GObjectClass *) gasync_future_parent_class)->dispose (object);
 }
 
+/*
+ * A future holds a reference on its context, which keeps the context's
+ * scheduler alive.  The global default context is never finalized, so the
+ * futures it owns (most of them, in an application) hold none and save
+ * the two atomic operations per future.  Set once, in class_init.
+ */
+static GMainContext *default_context;
+
+/* The scheduler of @context (borrowed; NULL for the default), with the
+ * future's reference on the context taken. */
+static inline GasyncScheduler *
+hold_scheduler (GMainContext *context)
+{
+  if (context == NULL)
+    context = default_context;
+  else if (context != default_context)
+    g_main_context_ref (context);
+  return gasync_scheduler_get_for_context (context);
+}
+
+static inline void
+drop_scheduler (GasyncScheduler *scheduler)
+{
+  GMainContext *context = gasync_scheduler_get_context (scheduler);
+
+  if (context != default_context)
+    g_main_context_unref (context);
+}
+
 /* Drops what a settled or abandoned future holds: what finalize does, and
  * what recycling does before a future is used again. */
 static void
@@ -278,7 +307,7 @@ release_contents (GasyncFuture *self)
   g_clear_error (&priv->error);
   g_clear_pointer (&priv->name, g_free);
   if (priv->scheduler != NULL)
-    g_main_context_unref (gasync_scheduler_get_context (g_steal_pointer (&priv->scheduler)));
+    drop_scheduler (g_steal_pointer (&priv->scheduler));
 }
 
 static void
@@ -510,8 +539,7 @@ pool_take (gboolean coroutine)
 
   self = stack->items[--stack->len];
   pool->used = TRUE;
-  PRIV (self)->scheduler =
-    gasync_scheduler_get_for_context (g_main_context_ref_thread_default ());
+  PRIV (self)->scheduler = hold_scheduler (g_main_context_get_thread_default ());
   return self;
 }
 
@@ -629,6 +657,8 @@ static void
 gasync_future_class_init (GasyncFutureClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  default_context = g_main_context_default ();
 
   object_class->dispose = gasync_future_dispose;
   object_class->finalize = gasync_future_finalize;
@@ -753,7 +783,7 @@ gasync_future_init (GasyncFuture *self)
 
   g_mutex_init (&priv->lock);
   priv->runnable.run = gasync_future_run_delivery;
-  priv->scheduler = gasync_scheduler_get_for_context (g_main_context_ref_thread_default ());
+  priv->scheduler = hold_scheduler (g_main_context_get_thread_default ());
   store_progress (priv, -1.0);
 }
 
@@ -787,13 +817,13 @@ gasync_future_set_context (GasyncFuture *self,
                            GMainContext *context)
 {
   GasyncFuturePrivate *priv = PRIV (self);
-  GMainContext *old = gasync_scheduler_get_context (priv->scheduler);
+  GasyncScheduler *old = priv->scheduler;
 
-  if (context == old)
+  if (context == gasync_scheduler_get_context (old))
     return;
 
-  priv->scheduler = gasync_scheduler_get_for_context (g_main_context_ref (context));
-  g_main_context_unref (old);
+  priv->scheduler = hold_scheduler (context);
+  drop_scheduler (old);
 }
 
 /**

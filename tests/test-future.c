@@ -278,6 +278,37 @@ test_context_thread_default (Fixture       *fixture,
   g_main_context_unref (other);
 }
 
+/* A future keeps its context alive: the caller may drop its own reference
+ * at once (futures of the global default context, which lives as long as
+ * the process, hold none; see hold_scheduler()). */
+static void
+test_context_reference (Fixture       *fixture,
+                        gconstpointer  data)
+{
+  GMainContext *other = g_main_context_new ();
+  GasyncFuture *future = gasync_future_new_for_context (other);
+  GasyncFuture *pushed;
+  int callbacks = 0;
+
+  g_main_context_unref (other);
+  gasync_future_add_done_callback (future, count_cb, &callbacks, NULL);
+  g_assert_true (gasync_future_resolve_int (future, 1));
+  drain (gasync_future_get_context (future));
+  g_assert_cmpint (callbacks, ==, 1);
+
+  /* The same for a future of a thread-default context. */
+  g_main_context_push_thread_default (other = g_main_context_new ());
+  pushed = gasync_future_new ();
+  g_main_context_pop_thread_default (other);
+  g_main_context_unref (other);
+  g_assert_true (gasync_future_get_context (pushed) == other);
+  g_assert_true (gasync_future_resolve_int (pushed, 2));
+  drain (other);
+
+  g_assert_finalize_object (future);
+  g_assert_finalize_object (pushed);
+}
+
 static void
 test_context_delivery (Fixture       *fixture,
                        gconstpointer  data)
@@ -2675,6 +2706,7 @@ main (int    argc,
   ADD ("settle-once", test_settle_once);
   ADD ("context/thread-default", test_context_thread_default);
   ADD ("context/delivery", test_context_delivery);
+  ADD ("context/reference", test_context_reference);
   ADD ("typed/scalars", test_typed_scalars);
   ADD ("typed/string", test_typed_string);
   ADD ("typed/object", test_typed_object);
