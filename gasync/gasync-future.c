@@ -2253,15 +2253,9 @@ gasync_future_set_name (GasyncFuture *self,
 double
 gasync_future_get_progress (GasyncFuture *self)
 {
-  GasyncFuturePrivate *priv;
-  double ret;
-
   g_return_val_if_fail (GASYNC_IS_FUTURE (self), -1.0);
 
-  priv = PRIV (self);
-  ret = load_progress (priv);
-
-  return ret;
+  return load_progress (PRIV (self));
 }
 
 /**

@@ -12,7 +12,6 @@ import os
 import signal
 import sys
 import tempfile
-import unittest
 
 import gi
 
@@ -22,37 +21,21 @@ gi.require_version('Gasync', '1')
 from gi.repository import GLib, Gio, Gasync  # noqa: E402
 
 import taptest  # noqa: E402
-from gasynctest import drain  # noqa: E402
+import gasynctest  # noqa: E402
 
-WATCHDOG_MS = 20000
 Flags = Gio.SubprocessFlags
 
 
-class GioTestCase(unittest.TestCase):
+class GioTestCase(gasynctest.TestCase):
+    # Real processes and files: a slow machine gets longer than the default.
+    WATCHDOG_MS = 20000
+
     def setUp(self):
         self.tmpdir = tempfile.TemporaryDirectory(prefix='gasync-gio-py-')
 
     def tearDown(self):
-        drain()
+        super().tearDown()
         self.tmpdir.cleanup()
-
-    def run_coroutine(self, coro):
-        """Spawns coro and runs it to the end under a watchdog that cancels
-        it instead of hanging."""
-        future = Gasync.spawn(coro)
-        fired = []
-
-        def on_watchdog():
-            fired.append(True)
-            future.cancel()
-            return GLib.SOURCE_REMOVE
-
-        watchdog = GLib.timeout_add(WATCHDOG_MS, on_watchdog)
-        try:
-            return Gasync.run(future)
-        finally:
-            if not fired:
-                GLib.source_remove(watchdog)
 
     def test_file_load_bytes(self):
         path = os.path.join(self.tmpdir.name, 'contents')
@@ -70,7 +53,7 @@ class GioTestCase(unittest.TestCase):
             await drain_later
             return contents.get_data()
 
-        self.assertEqual(self.run_coroutine(load()), data)
+        self.assertEqual(self.run_future(load()), data)
 
     def test_file_load_bytes_missing(self):
         missing = Gio.File.new_for_path(os.path.join(self.tmpdir.name, 'missing'))
@@ -79,7 +62,7 @@ class GioTestCase(unittest.TestCase):
             await Gasync.file_load_bytes(missing)
 
         with self.assertRaises(GLib.Error) as caught:
-            self.run_coroutine(load())
+            self.run_future(load())
         self.assertTrue(caught.exception.matches(Gio.io_error_quark(), Gio.IOErrorEnum.NOT_FOUND))
 
     def test_subprocesses(self):
@@ -101,7 +84,7 @@ class GioTestCase(unittest.TestCase):
                 failed = error
             return echoed.get_data(), out.get_data(), err.get_data(), failed
 
-        echoed, out, err, failed = self.run_coroutine(main())
+        echoed, out, err, failed = self.run_future(main())
         self.assertEqual(echoed, b'through cat')
         self.assertEqual(out, b'out\n')
         self.assertEqual(err, b'err\n')
@@ -121,7 +104,7 @@ class GioTestCase(unittest.TestCase):
         context = GLib.MainContext.default()
         while not started:
             context.iteration(True)
-        drain()
+        gasynctest.drain()
         self.assertFalse(coroutine.is_done())
 
         # Cancelling the coroutine cancels the future it awaits, which
